@@ -1,0 +1,10 @@
+export { LfmkitError } from "./errors.js";
+export { DTYPE_BYTES, bf16ToF32, f16ToF32, halfToFloat, isDtype, type Dtype } from "./dtype.js";
+export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
+export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
+export * as ops from "./onnx/ops.js";
+export type { AttentionSpec, KvHeadCache, LinearSpec, RotarySpec, ShortConvSpec, WeightSource } from "./onnx/ops.js";
+export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockQuantized, type WeightFormat } from "./quantize.js";
+export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
+export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";
+export { Sampler, argmax, samplingSchema, type SamplingOptions } from "./sampling.js";

@@ -1,0 +1,292 @@
+/**
+ * The operator layer: each neural-network building block defined once, as ONNX nodes,
+ * shared by every model file. Activations are float32; shapes are [batch=1, seq, features].
+ */
+import { LfmkitError } from "../errors.js";
+import { quantizeBlockwise, type WeightFormat } from "../quantize.js";
+import type { GraphBuilder } from "./graph.js";
+
+const INT64_MAX = Number.MAX_SAFE_INTEGER;
+
+/** A checkpoint tensor that is read only when the graph needs it. */
+export interface WeightSource {
+  readonly name: string;
+  readonly shape: readonly number[];
+  read(): Float32Array;
+}
+
+export interface LinearSpec {
+  readonly weight: WeightSource;
+  readonly bias?: WeightSource;
+  readonly format: WeightFormat;
+  /** `MatMulNBits` compute precision: 0 = as stored, 4 = int8 activations. */
+  readonly accuracyLevel?: number;
+}
+
+/** A float32 weight stored once, whatever number of nodes read it. */
+export function floatWeight(g: GraphBuilder, source: WeightSource): string {
+  return g.has(source.name) ? source.name : g.weight(source.name, source.read(), [...source.shape]);
+}
+
+/** y = x Wᵀ (+ b) for W of shape [out, in], stored as float32 or as 8/4-bit blocks. */
+export function linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
+  const [outFeatures, inFeatures] = spec.weight.shape;
+  let y: string;
+  if (spec.format === "f32") {
+    const flat = g.op1("Reshape", [x, g.constant([-1, inFeatures])]);
+    const product = g.op1("Gemm", [flat, floatWeight(g, spec.weight)], { transB: 1 });
+    y = g.op1("Reshape", [product, g.constant([1, -1, outFeatures])]);
+  } else {
+    const bits = spec.format === "q8" ? 8 : 4;
+    const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits);
+    const name = `${spec.weight.name}.${spec.format}`;
+    const data = g.weight(`${name}.data`, q.data, [outFeatures, q.blocksPerRow, q.data.length / (outFeatures * q.blocksPerRow)]);
+    const scales = g.weight(`${name}.scales`, q.scales, [q.scales.length]);
+    y = g.op1(
+      "MatMulNBits",
+      [x, data, scales],
+      { K: inFeatures, N: outFeatures, bits, block_size: q.blockSize, accuracy_level: spec.accuracyLevel ?? 4 },
+      "com.microsoft",
+    );
+  }
+  return spec.bias ? g.op1("Add", [y, floatWeight(g, spec.bias)]) : y;
+}
+
+/** RMSNorm over the last axis: x / sqrt(mean(x²) + eps) · w (no 1+w offset). */
+export function rmsNorm(g: GraphBuilder, x: string, weight: WeightSource, eps: number): string {
+  return g.op1("SimplifiedLayerNormalization", [x, floatWeight(g, weight)], { axis: -1, epsilon: { float: eps } });
+}
+
+/** LayerNorm over the last axis with affine weight and bias. */
+export function layerNorm(g: GraphBuilder, x: string, weight: WeightSource, bias: WeightSource, eps: number): string {
+  return g.op1("LayerNormalization", [x, floatWeight(g, weight), floatWeight(g, bias)], { axis: -1, epsilon: { float: eps } });
+}
+
+/** RMSNorm applied to every head vector of x [1, S, heads·headDim]. */
+export function perHeadRmsNorm(g: GraphBuilder, x: string, weight: WeightSource, headDim: number, eps: number): string {
+  const heads = g.op1("Reshape", [x, g.constant([1, -1, headDim])]);
+  const normed = rmsNorm(g, heads, weight, eps);
+  return g.op1("Reshape", [normed, g.op1("Shape", [x])]);
+}
+
+export function silu(g: GraphBuilder, x: string): string {
+  return g.op1("Mul", [x, g.op1("Sigmoid", [x])]);
+}
+
+/** GELU, exact (erf) or tanh-approximated. */
+export function gelu(g: GraphBuilder, x: string, approximate: "none" | "tanh" = "none"): string {
+  if (approximate === "tanh") return g.op1("FastGelu", [x], {}, "com.microsoft");
+  return g.op1("Gelu", [x], {}, "com.microsoft");
+}
+
+export function softmax(g: GraphBuilder, x: string, axis = -1): string {
+  return g.op1("Softmax", [x], { axis });
+}
+
+/** SwiGLU feed-forward: down( silu(gate x) ⊙ up x ). */
+export function swiglu(g: GraphBuilder, x: string, gate: LinearSpec, up: LinearSpec, down: LinearSpec): string {
+  return linear(g, g.op1("Mul", [silu(g, linear(g, x, gate)), linear(g, x, up)]), down);
+}
+
+/**
+ * cos/sin tables for rotary embeddings, computed in float32 the way the reference does
+ * (inv_freq and the angle rounded to float32 before cos/sin).
+ */
+export function rotaryTables(theta: number, headDim: number, positions: number): { cos: Float32Array; sin: Float32Array } {
+  const half = headDim / 2;
+  const cos = new Float32Array(positions * half);
+  const sin = new Float32Array(positions * half);
+  for (let i = 0; i < half; i++) {
+    const invFreq = Math.fround(1 / Math.fround(theta ** Math.fround((2 * i) / headDim)));
+    for (let p = 0; p < positions; p++) {
+      const angle = Math.fround(p * invFreq);
+      cos[p * half + i] = Math.cos(angle);
+      sin[p * half + i] = Math.sin(angle);
+    }
+  }
+  return { cos, sin };
+}
+
+export interface RotarySpec {
+  readonly cos: string;
+  readonly sin: string;
+  /** false: rotate-half (NeoX) pairs i with i + d/2; true: adjacent pairs (2i, 2i+1). */
+  readonly interleaved: boolean;
+}
+
+/** Applies RoPE to x [1, S, heads·headDim] at the given positions [1, S]. */
+export function rope(g: GraphBuilder, x: string, positionIds: string, rotary: RotarySpec): string {
+  return g.op1("RotaryEmbedding", [x, positionIds, rotary.cos, rotary.sin], { interleaved: rotary.interleaved ? 1 : 0 }, "com.microsoft");
+}
+
+/** Additive causal mask [S, S] for the new positions of a step: 0 on and below the diagonal, -inf above. */
+export function causalMask(g: GraphBuilder, tokens: string): string {
+  const length = g.op1("Squeeze", [g.op1("Shape", [tokens], { start: 1, end: 2 })]);
+  const positions = g.op1("Range", [g.scalar(0), length, g.scalar(1)]);
+  const rows = g.op1("Unsqueeze", [positions, g.constant([1])]);
+  const cols = g.op1("Unsqueeze", [positions, g.constant([0])]);
+  const future = g.op1("Greater", [cols, rows]);
+  return g.op1("Where", [future, g.scalar(-Infinity, "float32"), g.scalar(0, "float32")]);
+}
+
+export interface KvHeadCache {
+  /** Graph inputs holding the cached keys / values of one KV head, [P, headDim] each. */
+  readonly keys: string;
+  readonly values: string;
+}
+
+export interface AttentionSpec {
+  readonly heads: number;
+  readonly kvHeads: number;
+  readonly headDim: number;
+  readonly cache: readonly KvHeadCache[];
+  /** From `causalMask`. */
+  readonly mask: string;
+}
+
+/**
+ * Grouped-query attention of S new positions over P cached ones plus themselves.
+ * q: [1, S, H·hd]; k, v: [1, S, KV·hd] (already normed and rotated).
+ * Query head h reads KV head floor(h / (H/KV)).
+ *
+ * The cache is read where it lies: each KV head's past is a separate graph input, so the graph
+ * never concatenates or copies it. Scores against the past and against the new block are computed
+ * apart and joined only at the (small) score level. Returns the attention output [1, S, H·hd] and
+ * the new keys / values as [KV, S, hd] for the caller to append to its cache.
+ */
+export function cachedAttention(
+  g: GraphBuilder,
+  q: string,
+  k: string,
+  v: string,
+  spec: AttentionSpec,
+): { output: string; newKeys: string; newValues: string } {
+  const { heads, kvHeads, headDim } = spec;
+  if (heads % kvHeads !== 0) throw new LfmkitError(`${heads} query heads cannot share ${kvHeads} KV heads evenly`);
+  const group = heads / kvHeads;
+  const headsFirst = (x: string, n: number) =>
+    g.op1("Transpose", [g.op1("Reshape", [x, g.constant([-1, n, headDim])])], { perm: [1, 0, 2] });
+  const newKeys = headsFirst(k, kvHeads);
+  const newValues = headsFirst(v, kvHeads);
+  const queryGroups = g.op("Split", [headsFirst(q, heads)], { axis: 0 }, { outputs: kvHeads });
+  const keyHeads = g.op("Split", [newKeys], { axis: 0 }, { outputs: kvHeads });
+  const valueHeads = g.op("Split", [newValues], { axis: 0 }, { outputs: kvHeads });
+  const rows = g.constant([-1, headDim]);
+  const scale = { float: 1 / Math.sqrt(headDim) };
+
+  const outputs = spec.cache.map((past, h) => {
+    const query = g.op1("Reshape", [queryGroups[h], rows]); // [G·S, hd]
+    const value = g.op1("Reshape", [valueHeads[h], rows]); // [S, hd]
+    const pastScores = g.op1("Gemm", [query, past.keys], { transB: 1, alpha: scale }); // [G·S, P]
+    const keyColumns = g.op1("Transpose", [keyHeads[h]], { perm: [0, 2, 1] }); // [1, hd, S]
+    const newScores = g.op1("Mul", [g.op1("MatMul", [queryGroups[h], keyColumns]), g.scalar(scale.float, "float32")]); // [G, S, S]
+    const masked = g.op1("Reshape", [g.op1("Add", [newScores, spec.mask]), g.constant([-1, 0])]); // [G·S, S]
+    const scores = g.op1("Concat", [pastScores, masked], { axis: 1 });
+    const probs = softmax(g, scores);
+    const pastLength = g.op1("Shape", [past.keys], { start: 0, end: 1 });
+    const pastProbs = g.op1("Slice", [probs, g.constant([0]), pastLength, g.constant([1])]);
+    const newProbs = g.op1("Slice", [probs, pastLength, g.constant([INT64_MAX]), g.constant([1])]);
+    const mixed = g.op1("Add", [g.op1("MatMul", [pastProbs, past.values]), g.op1("MatMul", [newProbs, value])]);
+    return g.op1("Reshape", [mixed, g.constant([group, -1, headDim])]); // [G, S, hd]
+  });
+  const merged = g.op1("Concat", outputs, { axis: 0 }); // [H, S, hd]
+  const output = g.op1("Reshape", [g.op1("Transpose", [merged], { perm: [1, 0, 2] }), g.constant([1, -1, heads * headDim])]);
+  return { output, newKeys, newValues };
+}
+
+export interface ShortConvSpec {
+  readonly inProj: LinearSpec;
+  readonly outProj: LinearSpec;
+  /** Depthwise kernel [D, 1, L] (or [D, L]). */
+  readonly kernel: WeightSource;
+  readonly kernelBias?: WeightSource;
+  /** Graph input with the last L-1 gated inputs, [1, L-1, D]. */
+  readonly state: string;
+}
+
+/**
+ * LFM2's gated short convolution: B, C, x = split(in_proj(n)); u = B ⊙ x;
+ * v = causal depthwise conv over time of u (kernel L, prefixed by the L-1 cached steps);
+ * out = out_proj(C ⊙ v). Returns the output and the new state (the last L-1 values of u).
+ */
+export function shortConv(g: GraphBuilder, x: string, spec: ShortConvSpec): { output: string; state: string } {
+  const [channels, ...rest] = spec.kernel.shape;
+  const taps = rest[rest.length - 1];
+  const [b, c, xs] = g.op("Split", [linear(g, x, spec.inProj)], { axis: -1 }, { outputs: 3 });
+  const window = g.op1("Concat", [spec.state, g.op1("Mul", [b, xs])], { axis: 1 }); // [1, L-1+S, D]
+  const kernel = spec.kernel.read();
+  let conv = "";
+  for (let tap = 0; tap < taps; tap++) {
+    const tapWeights = new Float32Array(channels);
+    for (let ch = 0; ch < channels; ch++) tapWeights[ch] = kernel[ch * taps + tap];
+    const end = tap === taps - 1 ? INT64_MAX : tap - (taps - 1);
+    const shifted = g.op1("Slice", [window, g.constant([tap]), g.constant([end]), g.constant([1])]);
+    const term = g.op1("Mul", [shifted, g.weight(`${spec.kernel.name}.tap${tap}`, tapWeights, [channels])]);
+    conv = conv ? g.op1("Add", [conv, term]) : term;
+  }
+  if (spec.kernelBias) conv = g.op1("Add", [conv, floatWeight(g, spec.kernelBias)]);
+  const state = g.op1("Slice", [window, g.constant([-(taps - 1)]), g.constant([INT64_MAX]), g.constant([1])]);
+  return { output: linear(g, g.op1("Mul", [c, conv]), spec.outProj), state };
+}
+
+export interface ExpertWeights {
+  readonly format: WeightFormat;
+  /** [E, 2F, D]: per expert the gate (w1) and up (w3) rows interleaved, as `MoE`'s fused SwiGLU reads them. */
+  readonly gateUp: string;
+  /** [E, D, F] */
+  readonly down: string;
+  readonly gateUpScales?: string;
+  readonly downScales?: string;
+}
+
+/**
+ * Packs per-expert SwiGLU weights (w1 gate, w3 up: [F, D]; w2 down: [D, F]) into the stacked
+ * layout of ORT's `MoE` / `QMoE`, one expert tensor in memory at a time.
+ */
+export function expertWeights(
+  g: GraphBuilder,
+  experts: number,
+  tensor: (expert: number, which: "w1" | "w2" | "w3") => WeightSource,
+  format: WeightFormat,
+): ExpertWeights {
+  const [width, hidden] = tensor(0, "w1").shape;
+  if (format !== "f32") throw new LfmkitError(`quantized experts (${format}) are not built yet; load this model with dtype f32`);
+  const gateUp = new Float32Array(experts * 2 * width * hidden);
+  const down = new Float32Array(experts * hidden * width);
+  for (let e = 0; e < experts; e++) {
+    const gate = tensor(e, "w1").read();
+    const up = tensor(e, "w3").read();
+    const base = e * 2 * width * hidden;
+    for (let row = 0; row < width; row++) {
+      gateUp.set(gate.subarray(row * hidden, (row + 1) * hidden), base + 2 * row * hidden);
+      gateUp.set(up.subarray(row * hidden, (row + 1) * hidden), base + (2 * row + 1) * hidden);
+    }
+    down.set(tensor(e, "w2").read(), e * hidden * width);
+  }
+  const name = tensor(0, "w1").name.replace(/experts\.0\.w1\.weight$/, "experts");
+  return {
+    format,
+    gateUp: g.weight(`${name}.gate_up`, gateUp, [experts, 2 * width, hidden]),
+    down: g.weight(`${name}.down`, down, [experts, hidden, width]),
+  };
+}
+
+/**
+ * Sparse mixture of SwiGLU experts over rows [N, D] with `MoE`: each row runs its top-k experts by
+ * `routerLogits` [N, E] and mixes them with the softmax of those k logits.
+ */
+export function mixtureOfExperts(g: GraphBuilder, rows: string, routerLogits: string, experts: ExpertWeights, k: number): string {
+  return g.op1(
+    "MoE",
+    [rows, routerLogits, experts.gateUp, "", experts.down],
+    {
+      k,
+      activation_type: "swiglu",
+      swiglu_fusion: 1,
+      normalize_routing_weights: 1,
+      activation_alpha: { float: 1 },
+      activation_beta: { float: 0 },
+    },
+    "com.microsoft",
+  );
+}

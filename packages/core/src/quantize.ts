@@ -1,0 +1,50 @@
+/** How linear weights are stored in a built graph, chosen per load. */
+export type WeightFormat = "f32" | "q8" | "q4";
+
+export const QUANT_BLOCK_SIZE = 32;
+
+export interface BlockQuantized {
+  readonly bits: 4 | 8;
+  readonly blockSize: number;
+  /** `[rows, blocksPerRow, blockSize * bits / 8]`, the `MatMulNBits` B layout. */
+  readonly data: Uint8Array;
+  /** `[rows * blocksPerRow]` */
+  readonly scales: Float32Array;
+  readonly blocksPerRow: number;
+}
+
+/**
+ * Symmetric block quantization of a row-major `[rows, cols]` matrix, one scale per block of a row.
+ * Values are stored offset by the implicit zero point 2^(bits-1), which is what `MatMulNBits`
+ * assumes when no zero points are given. 4-bit uses the signed extreme (as llama.cpp's Q4_0),
+ * so the full range [-8, 7] is used; 8-bit maps the absolute maximum to ±127.
+ */
+export function quantizeBlockwise(weights: Float32Array, rows: number, cols: number, bits: 4 | 8, blockSize = QUANT_BLOCK_SIZE): BlockQuantized {
+  const blocksPerRow = Math.ceil(cols / blockSize);
+  const blobBytes = (blockSize * bits) / 8;
+  const data = new Uint8Array(rows * blocksPerRow * blobBytes);
+  const scales = new Float32Array(rows * blocksPerRow);
+  const zeroPoint = 1 << (bits - 1);
+  const maxCode = (1 << bits) - 1;
+  for (let r = 0; r < rows; r++) {
+    for (let b = 0; b < blocksPerRow; b++) {
+      const start = r * cols + b * blockSize;
+      const end = r * cols + Math.min(cols, (b + 1) * blockSize);
+      let extreme = 0;
+      for (let i = start; i < end; i++) if (Math.abs(weights[i]) > Math.abs(extreme)) extreme = weights[i];
+      const scale = bits === 4 ? extreme / -8 : Math.abs(extreme) / 127;
+      const inverse = scale === 0 ? 0 : 1 / scale;
+      const block = r * blocksPerRow + b;
+      scales[block] = scale;
+      const blob = block * blobBytes;
+      for (let i = start; i < start + blockSize; i++) {
+        const x = i < end ? weights[i] : 0;
+        const code = Math.min(maxCode, Math.max(0, Math.round(x * inverse) + zeroPoint));
+        const j = i - start;
+        if (bits === 8) data[blob + j] = code;
+        else data[blob + (j >> 1)] |= j & 1 ? code << 4 : code;
+      }
+    }
+  }
+  return { bits, blockSize, data, scales, blocksPerRow };
+}

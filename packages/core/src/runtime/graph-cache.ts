@@ -1,0 +1,118 @@
+import { createHash, randomBytes } from "node:crypto";
+import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { z } from "zod";
+import { GraphBuilder } from "../onnx/graph.js";
+
+const GRAPH_FILE = "graph.onnx";
+const DATA_FILE = "graph.onnx.data";
+const MANIFEST_FILE = "manifest.json";
+
+export function defaultCacheDir(): string {
+  return process.env.LFMKIT_CACHE_DIR ?? join(homedir(), ".cache", "lfmkit");
+}
+
+export interface GraphRequest {
+  /** Everything besides the checkpoint files that shapes the graph: build options, config, builder version. */
+  readonly key: unknown;
+  /** Checkpoint files whose contents the graph is built from. */
+  readonly files: readonly string[];
+  readonly name: string;
+  readonly cacheDir?: string;
+  build(g: GraphBuilder): void;
+}
+
+export interface CachedGraph {
+  readonly path: string;
+  /** True when this call built the graph, false when a verified cache entry was reused. */
+  readonly built: boolean;
+}
+
+const manifestSchema = z.object({
+  files: z.record(z.string(), z.object({ size: z.number(), sha256: z.string() })),
+});
+
+/**
+ * Returns the path of the graph for `request`, building it only if no verified entry exists.
+ * Entries are keyed by the checkpoint contents and the build key; an entry whose files do not
+ * match its manifest (truncated, edited, half-written) is deleted and rebuilt.
+ */
+export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
+  const cacheDir = resolve(request.cacheDir ?? defaultCacheDir());
+  const hash = createHash("sha256").update(JSON.stringify(request.key));
+  for (const file of request.files) hash.update(await contentHash(cacheDir, file));
+  const entry = join(cacheDir, "graphs", hash.digest("hex").slice(0, 32));
+  if (await isValidEntry(entry)) return { path: join(entry, GRAPH_FILE), built: false };
+  rmSync(entry, { recursive: true, force: true });
+
+  const staging = `${entry}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
+  mkdirSync(staging, { recursive: true });
+  try {
+    const g = new GraphBuilder(join(staging, DATA_FILE), DATA_FILE);
+    request.build(g);
+    writeFileSync(join(staging, GRAPH_FILE), g.finish(request.name));
+    const files: Record<string, { size: number; sha256: string }> = {};
+    for (const name of [GRAPH_FILE, DATA_FILE]) {
+      const path = join(staging, name);
+      if (existsSync(path)) files[name] = { size: statSync(path).size, sha256: await sha256File(path) };
+    }
+    writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify({ files }, null, 1));
+    if (existsSync(entry)) rmSync(staging, { recursive: true, force: true });
+    else renameSync(staging, entry);
+  } catch (error) {
+    rmSync(staging, { recursive: true, force: true });
+    throw error;
+  }
+  return { path: join(entry, GRAPH_FILE), built: true };
+}
+
+async function isValidEntry(entry: string): Promise<boolean> {
+  const manifestPath = join(entry, MANIFEST_FILE);
+  if (!existsSync(manifestPath)) return false;
+  try {
+    const manifest = manifestSchema.parse(JSON.parse(readFileSync(manifestPath, "utf8")));
+    if (!manifest.files[GRAPH_FILE]) return false;
+    for (const [name, expected] of Object.entries(manifest.files)) {
+      const path = join(entry, name);
+      if (!existsSync(path) || statSync(path).size !== expected.size) return false;
+      if ((await sha256File(path)) !== expected.sha256) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const fileHashSchema = z.object({ size: z.number(), mtimeMs: z.number(), ino: z.number(), sha256: z.string() });
+
+/**
+ * sha256 of a checkpoint file, remembered per (path, size, mtime, inode) so an unchanged
+ * multi-gigabyte checkpoint is read in full only the first time.
+ */
+async function contentHash(cacheDir: string, file: string): Promise<string> {
+  const path = resolve(file);
+  const stat = statSync(path);
+  const memoDir = join(cacheDir, "file-hashes");
+  const memo = join(memoDir, `${createHash("sha256").update(path).digest("hex").slice(0, 32)}.json`);
+  if (existsSync(memo)) {
+    const parsed = fileHashSchema.safeParse(JSON.parse(readFileSync(memo, "utf8")));
+    if (parsed.success && parsed.data.size === stat.size && parsed.data.mtimeMs === stat.mtimeMs && parsed.data.ino === stat.ino) {
+      return parsed.data.sha256;
+    }
+  }
+  const sha256 = await sha256File(path);
+  mkdirSync(memoDir, { recursive: true });
+  writeFileSync(memo, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256 }));
+  return sha256;
+}
+
+function sha256File(path: string): Promise<string> {
+  return new Promise((resolvePromise, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(path, { highWaterMark: 1 << 22 })
+      .on("data", (chunk) => hash.update(chunk))
+      .on("end", () => resolvePromise(hash.digest("hex")))
+      .on("error", reject);
+  });
+}

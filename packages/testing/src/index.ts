@@ -1,0 +1,132 @@
+/**
+ * Test support: where the reference fixtures are, which cases they hold, and how to compare
+ * against them. Cases are discovered from the files, so the suite runs on any fixture set
+ * of the same layout (`LFMKIT_FIXTURES=/path/to/set`).
+ */
+import { existsSync, mkdtempSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+export function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, "pnpm-workspace.yaml"))) {
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("could not find the lfmkit repository root");
+    dir = parent;
+  }
+  return dir;
+}
+
+export function fixturesRoot(): string {
+  const root = process.env.LFMKIT_FIXTURES ? resolve(process.env.LFMKIT_FIXTURES) : join(repoRoot(), "..", "shared", "fixtures");
+  if (!existsSync(root)) throw new Error(`fixtures not found at ${root} (set LFMKIT_FIXTURES)`);
+  return root;
+}
+
+export function readJson<T = any>(path: string): T {
+  return JSON.parse(readFileSync(path, "utf8")) as T;
+}
+
+function fixtureDirs(): string[] {
+  const root = fixturesRoot();
+  return readdirSync(root, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => join(root, d.name))
+    .sort();
+}
+
+/** Folders with an LFM2 text checkpoint (dense or MoE) and reference outputs. */
+export function textFixtures(): string[] {
+  return fixtureDirs().filter((dir) => {
+    if (!existsSync(join(dir, "config.json")) || !existsSync(join(dir, "reference.safetensors"))) return false;
+    return ["lfm2", "lfm2_moe"].includes(readJson(join(dir, "config.json")).model_type);
+  });
+}
+
+/** Folders with a tokenizer and a reference.json holding encode/chat cases. */
+export function tokenizerFixtures(): string[] {
+  return fixtureDirs().filter((dir) => {
+    if (!existsSync(join(dir, "tokenizer.json")) || !existsSync(join(dir, "reference.json"))) return false;
+    const ref = readJson(join(dir, "reference.json"));
+    return Array.isArray(ref.encode) && Array.isArray(ref.chat);
+  });
+}
+
+/** A scratch directory for built graphs, shared by the files of one test run. */
+export function testCacheDir(): string {
+  return process.env.LFMKIT_TEST_CACHE ?? join(tmpdir(), "lfmkit-test-cache");
+}
+
+export function scratchDir(prefix: string): string {
+  return mkdtempSync(join(tmpdir(), `lfmkit-${prefix}-`));
+}
+
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let worst = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i] - b[i]);
+    if (!(d <= worst)) worst = d;
+  }
+  return worst;
+}
+
+export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let dot = 0;
+  let na = 0;
+  let nb = 0;
+  for (let i = 0; i < a.length; i++) {
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
+  }
+  return dot / Math.sqrt(na * nb);
+}
+
+/**
+ * A copy of a checkpoint folder in the older published layout: `full_attn_idxs` instead of
+ * `layer_types`, top-level `rope_theta`, `block_ff_dim`, `tie_embedding`, `torch_dtype`, and the chat
+ * template inside tokenizer_config.json (`PreTrainedTokenizerFast`, special tokens as objects).
+ * Weights and tokenizer.json are linked, not copied.
+ */
+export function legacyLayoutCopy(dir: string): string {
+  const out = scratchDir("legacy");
+  const config = readJson(join(dir, "config.json"));
+  const legacy: Record<string, unknown> = { ...config };
+  if (Array.isArray(config.layer_types)) {
+    legacy.full_attn_idxs = config.layer_types.flatMap((t: string, i: number) => (t === "full_attention" ? [i] : []));
+    delete legacy.layer_types;
+  }
+  if (config.rope_parameters) {
+    legacy.rope_theta = config.rope_parameters.rope_theta;
+    delete legacy.rope_parameters;
+  }
+  if (config.model_type === "lfm2" && config.intermediate_size !== undefined) {
+    legacy.block_ff_dim = config.intermediate_size;
+    delete legacy.intermediate_size;
+  }
+  if (config.tie_word_embeddings !== undefined) {
+    legacy.tie_embedding = config.tie_word_embeddings;
+    delete legacy.tie_word_embeddings;
+  }
+  if (config.dtype !== undefined) {
+    legacy.torch_dtype = config.dtype;
+    delete legacy.dtype;
+  }
+  writeFileSync(join(out, "config.json"), JSON.stringify(legacy, null, 2));
+
+  const tokenizerConfig = existsSync(join(dir, "tokenizer_config.json")) ? readJson(join(dir, "tokenizer_config.json")) : {};
+  const legacyTokenizer: Record<string, unknown> = { ...tokenizerConfig, tokenizer_class: "PreTrainedTokenizerFast" };
+  for (const key of ["bos_token", "eos_token", "pad_token"]) {
+    const token = tokenizerConfig[key];
+    if (typeof token === "string") legacyTokenizer[key] = { content: token, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  }
+  if (existsSync(join(dir, "chat_template.jinja"))) legacyTokenizer.chat_template = readFileSync(join(dir, "chat_template.jinja"), "utf8");
+  writeFileSync(join(out, "tokenizer_config.json"), JSON.stringify(legacyTokenizer, null, 2));
+
+  for (const name of readdirSync(dir)) {
+    if (!["config.json", "tokenizer_config.json", "chat_template.jinja"].includes(name)) symlinkSync(join(dir, name), join(out, name));
+  }
+  return out;
+}

@@ -1,0 +1,137 @@
+import { LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
+import type { TextTokenizer } from "@lfmkit/tokenizer";
+import type { TextModel } from "./model.js";
+
+export interface GenerateOptions extends SamplingOptions {
+  /** Most tokens to generate (default 256); generation also ends at the model's context length. */
+  maxTokens?: number;
+  /** Generation ends when the text contains one of these; the stop string is not returned. */
+  stop?: readonly string[];
+  /** Token ids that end generation; default: the model's eos_token_id(s) and the tokenizer's eos. */
+  stopTokenIds?: readonly number[];
+  signal?: AbortSignal;
+}
+
+export type FinishReason = "stop" | "length";
+
+export interface Usage {
+  promptTokens: number;
+  completionTokens: number;
+  totalTokens: number;
+}
+
+export interface Timings {
+  prefillMs: number;
+  decodeMs: number;
+  timeToFirstTokenMs: number;
+  prefillTokensPerSecond: number;
+  decodeTokensPerSecond: number;
+}
+
+export type GenerationEvent =
+  | { type: "token"; id: number; text: string }
+  | { type: "done"; finishReason: FinishReason; ids: number[]; text: string; usage: Usage; timings: Timings };
+
+/**
+ * Streams a completion of `promptIds`: one "token" event per generated token (with the text it
+ * completes, which can be empty), then one "done" event. Aborting `signal` rejects the iteration
+ * with the signal's reason.
+ */
+export async function* generate(
+  model: TextModel,
+  tokenizer: TextTokenizer,
+  promptIds: readonly number[],
+  options: GenerateOptions = {},
+): AsyncGenerator<GenerationEvent> {
+  const { maxTokens = 256, stop = [], signal } = options;
+  if (promptIds.length === 0) throw new LfmkitError("the prompt is empty");
+  const context = model.config.maxPositions;
+  if (promptIds.length > context) {
+    throw new LfmkitError(`the prompt has ${promptIds.length} tokens but the model's context is ${context} (max_position_embeddings)`);
+  }
+  const stopIds = new Set(options.stopTokenIds ?? [...model.config.eosTokenIds, ...(tokenizer.eosTokenId === undefined ? [] : [tokenizer.eosTokenId])]);
+  const sampler = new Sampler(options);
+  const decoder = tokenizer.streamDecoder();
+  const state = model.newState();
+  const history = [...promptIds];
+  const ids: number[] = [];
+  let text = "";
+  let emitted = 0;
+  let finishReason: FinishReason = "length";
+
+  signal?.throwIfAborted();
+  const start = performance.now();
+  let { logits } = await model.forward(state, promptIds);
+  const prefillMs = performance.now() - start;
+  let firstTokenMs = prefillMs;
+
+  while (ids.length < maxTokens) {
+    signal?.throwIfAborted();
+    const id = sampler.sample(lastRow(logits, model.config.vocabSize), history);
+    if (ids.length === 0) firstTokenMs = performance.now() - start;
+    if (stopIds.has(id)) {
+      finishReason = "stop";
+      break;
+    }
+    ids.push(id);
+    history.push(id);
+    text += decoder.push(id);
+    const stopAt = findStop(text, stop);
+    if (stopAt !== undefined) {
+      text = text.slice(0, stopAt);
+      finishReason = "stop";
+      yield { type: "token", id, text: text.slice(emitted) };
+      emitted = text.length;
+      break;
+    }
+    const safe = text.length - heldBack(text, stop);
+    yield { type: "token", id, text: text.slice(emitted, safe) };
+    emitted = Math.max(emitted, safe);
+    if (ids.length >= maxTokens || state.position >= context) break;
+    ({ logits } = await model.forward(state, [id]));
+  }
+  if (finishReason === "length") text += decoder.end();
+  const decodeMs = performance.now() - start - prefillMs;
+  const decodeSteps = Math.max(ids.length - 1, 0);
+  yield {
+    type: "done",
+    finishReason,
+    ids,
+    text,
+    usage: { promptTokens: promptIds.length, completionTokens: ids.length, totalTokens: promptIds.length + ids.length },
+    timings: {
+      prefillMs,
+      decodeMs,
+      timeToFirstTokenMs: firstTokenMs,
+      prefillTokensPerSecond: (promptIds.length / prefillMs) * 1000,
+      decodeTokensPerSecond: decodeSteps > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
+    },
+  };
+}
+
+function lastRow(logits: Float32Array, vocab: number): Float32Array {
+  return logits.subarray(logits.length - vocab);
+}
+
+function findStop(text: string, stops: readonly string[]): number | undefined {
+  let first: number | undefined;
+  for (const s of stops) {
+    const at = s ? text.indexOf(s) : -1;
+    if (at >= 0 && (first === undefined || at < first)) first = at;
+  }
+  return first;
+}
+
+/** Length of the longest tail of `text` that could still grow into a stop string. */
+function heldBack(text: string, stops: readonly string[]): number {
+  let longest = 0;
+  for (const s of stops) {
+    for (let n = Math.min(s.length - 1, text.length); n > longest; n--) {
+      if (text.endsWith(s.slice(0, n))) {
+        longest = n;
+        break;
+      }
+    }
+  }
+  return longest;
+}

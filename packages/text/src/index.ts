@@ -1,0 +1,4 @@
+export { effectiveFfnWidth, parseTextConfig, readTextConfig, type LayerType, type Lfm2Config, type MoeConfig, type TextCheckpointLayout } from "./config.js";
+export { TextModel, loadOptionsSchema, type ForwardResult, type LoadOptions } from "./model.js";
+export { DecoderState } from "./state.js";
+export { generate, type FinishReason, type GenerateOptions, type GenerationEvent, type Timings, type Usage } from "./generate.js";

@@ -1,0 +1,151 @@
+import { Checkpoint, LfmkitError, cachedGraph, openSession, ort, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { z } from "zod";
+import { readTextConfig, type Lfm2Config } from "./config.js";
+import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
+import { DecoderState } from "./state.js";
+
+/** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
+const GRAPH_VERSION = 1;
+
+export const loadOptionsSchema = z.object({
+  dtype: z.enum(["f32", "q8", "q4"]).default("f32"),
+  threads: z.number().int().positive().optional(),
+  cacheDir: z.string().optional(),
+  logits: z.enum(["all", "last"]).default("last"),
+  hiddenStates: z.boolean().default(false),
+  /** Longest prompt chunk per forward pass; longer inputs run as several passes. */
+  prefillChunk: z.number().int().positive().default(512),
+});
+
+export type LoadOptions = z.input<typeof loadOptionsSchema>;
+
+export interface ForwardResult {
+  /** [rows, vocab]: one row per input position ("all") or only the last ("last"). */
+  readonly logits: Float32Array;
+  readonly rows: number;
+  /** Per entry [tokens, hidden]: embeddings, then every layer (the last after the final norm). */
+  readonly hiddenStates?: Float32Array[];
+}
+
+/** An LFM2 text decoder loaded from a Hugging Face folder and executed by ONNX Runtime. */
+export class TextModel {
+  private constructor(
+    readonly config: Lfm2Config,
+    readonly dir: string,
+    readonly format: WeightFormat,
+    private readonly session: Session,
+    private readonly options: z.output<typeof loadOptionsSchema>,
+    /** Whether this load built the graph (false: reused from the cache). */
+    readonly builtGraph: boolean,
+  ) {}
+
+  static async load(dir: string, options: LoadOptions = {}): Promise<TextModel> {
+    const settings = loadOptionsSchema.parse(options);
+    const { config, prefix } = readTextConfig(dir);
+    const checkpoint = Checkpoint.open(dir);
+    const resolve = (name: string) => [prefix + name, name].find((n) => checkpoint.has(n));
+    const source = (name: string): WeightSource => {
+      const found = resolve(name);
+      if (!found) throw new LfmkitError(`tensor ${prefix}${name} is missing from the checkpoint`, dir);
+      return { name: found, shape: checkpoint.info(found).shape, read: () => checkpoint.readF32(found) };
+    };
+    const optional = (name: string) => (resolve(name) ? source(name) : undefined);
+    const build: Lfm2BuildOptions = { format: settings.dtype, logits: settings.logits, hiddenStates: settings.hiddenStates };
+    const graph = await cachedGraph({
+      key: { graph: "lfm2", version: GRAPH_VERSION, config, prefix, build },
+      files: checkpoint.files,
+      name: `lfm2-${settings.dtype}`,
+      cacheDir: settings.cacheDir,
+      build: (g) => buildLfm2(g, config, source, optional, build),
+    });
+    const session = await openSession(graph.path, { threads: settings.threads });
+    return new TextModel(config, dir, settings.dtype, session, settings, graph.built);
+  }
+
+  newState(): DecoderState {
+    return new DecoderState(this.config);
+  }
+
+  /** Runs `ids` through the decoder after what `state` has seen, and advances `state`. */
+  async forward(state: DecoderState, ids: readonly number[]): Promise<ForwardResult> {
+    if (ids.length === 0) throw new LfmkitError("forward needs at least one token");
+    const end = state.position + ids.length;
+    if (end > this.config.maxPositions) {
+      throw new LfmkitError(`${end} positions exceed the model's context of ${this.config.maxPositions} tokens (max_position_embeddings)`);
+    }
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new LfmkitError(`token id ${id} is outside the vocabulary of ${this.config.vocabSize}`);
+      }
+    }
+    const chunk = this.options.prefillChunk;
+    const results: ForwardResult[] = [];
+    for (let start = 0; start < ids.length; start += chunk) {
+      results.push(await this.step(state, ids.slice(start, start + chunk)));
+    }
+    return results.length === 1 ? results[0] : concatResults(results, this.options.logits === "all");
+  }
+
+  private async step(state: DecoderState, ids: readonly number[]): Promise<ForwardResult> {
+    const { config } = this;
+    const tokens = ids.length;
+    const past = state.position;
+    const feeds: Record<string, ort.Tensor> = {
+      [io.inputIds]: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, tokens]),
+      [io.positionIds]: new ort.Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(past + i)), [1, tokens]),
+    };
+    for (const [layer, conv] of state.convStates) {
+      feeds[io.convState(layer)] = new ort.Tensor("float32", conv, [1, config.convKernel - 1, config.hiddenSize]);
+    }
+    for (const [layer, heads] of state.keys) {
+      const values = state.values.get(layer)!;
+      heads.forEach((keys, h) => {
+        feeds[io.pastKey(layer, h)] = new ort.Tensor("float32", keys.view(past), [past, config.headDim]);
+        feeds[io.pastValue(layer, h)] = new ort.Tensor("float32", values[h].view(past), [past, config.headDim]);
+      });
+    }
+    const out = await this.session.run(feeds);
+
+    for (const layer of state.convStates.keys()) state.convStates.set(layer, out[io.convStateOut(layer)].data as Float32Array);
+    const rowsPerHead = tokens * config.headDim;
+    for (const [layer, heads] of state.keys) {
+      const newKeys = out[io.newKeys(layer)].data as Float32Array;
+      const newValues = out[io.newValues(layer)].data as Float32Array;
+      const values = state.values.get(layer)!;
+      heads.forEach((keys, h) => {
+        keys.write(past, newKeys, h * rowsPerHead, tokens);
+        values[h].write(past, newValues, h * rowsPerHead, tokens);
+      });
+    }
+    state.position += tokens;
+
+    const logits = out[io.logits].data as Float32Array;
+    const hiddenStates = this.options.hiddenStates
+      ? Array.from({ length: config.layerTypes.length + 1 }, (_, i) => out[io.hiddenState(i)].data as Float32Array)
+      : undefined;
+    return { logits, rows: logits.length / config.vocabSize, hiddenStates };
+  }
+
+  async dispose(): Promise<void> {
+    await this.session.release();
+  }
+}
+
+function concatResults(results: ForwardResult[], keepAll: boolean): ForwardResult {
+  if (!keepAll) return results[results.length - 1];
+  const join = (parts: Float32Array[]) => {
+    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+    let offset = 0;
+    for (const p of parts) {
+      out.set(p, offset);
+      offset += p.length;
+    }
+    return out;
+  };
+  const hidden = results[0].hiddenStates;
+  return {
+    logits: join(results.map((r) => r.logits)),
+    rows: results.reduce((n, r) => n + r.rows, 0),
+    hiddenStates: hidden?.map((_, i) => join(results.map((r) => r.hiddenStates![i]))),
+  };
+}

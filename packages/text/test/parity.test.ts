@@ -1,0 +1,141 @@
+/**
+ * Parity with Hugging Face transformers on every LFM2 text fixture (dense and MoE), in the layout
+ * the fixture was written in and in the older published layout.
+ */
+import { basename, join } from "node:path";
+import { Checkpoint, argmax } from "@lfmkit/core";
+import { cosine, legacyLayoutCopy, maxAbsDiff, testCacheDir, textFixtures } from "@lfmkit/testing";
+import { TextTokenizer } from "@lfmkit/tokenizer";
+import { describe, expect, test } from "vitest";
+import { TextModel, generate } from "../src/index.js";
+
+const LOGIT_TOLERANCE = 1e-3;
+/**
+ * Quantized loads against f32, over the teacher-forced decode steps: top-1 agreement and the worst
+ * cosine between logit vectors. Random-weight fixtures have near-flat logits, so 4-bit rounding
+ * noise moves their argmax often; q4's exactness is pinned by the MatMulNBits layout test in core
+ * and its quality on a trained model by the demo-model test.
+ */
+const QUANT_BOUNDS = { q8: { agreement: 0.8, cosine: 0.99 }, q4: { agreement: 0, cosine: 0.5 } };
+/** Steps whose reference top-1/top-2 margin is below this are near-ties that float rounding may flip. */
+const NEAR_TIE = 1e-3;
+
+interface Reference {
+  promptIds: number[];
+  logits: Float32Array;
+  hiddenStates?: Float32Array;
+  generatedIds: number[];
+  stepLogits: Float32Array;
+}
+
+function readReference(dir: string): Reference {
+  const ref = Checkpoint.openFile(join(dir, "reference.safetensors"));
+  return {
+    promptIds: ref.readInts("input_ids"),
+    logits: ref.readF32("logits"),
+    hiddenStates: ref.has("hidden_states") ? ref.readF32("hidden_states") : undefined,
+    generatedIds: ref.readInts("generated_ids"),
+    stepLogits: ref.readF32("step_logits"),
+  };
+}
+
+function row(values: Float32Array, index: number, width: number): Float32Array {
+  return values.subarray(index * width, (index + 1) * width);
+}
+
+function topMargin(logits: Float32Array): number {
+  let first = -Infinity;
+  let second = -Infinity;
+  for (const x of logits) {
+    if (x > first) [first, second] = [x, first];
+    else if (x > second) second = x;
+  }
+  return first - second;
+}
+
+/** Teacher-forced decode: the logits that chose each reference token, one decode step at a time. */
+async function teacherForcedSteps(model: TextModel, ref: Reference): Promise<Float32Array[]> {
+  const state = model.newState();
+  const vocab = model.config.vocabSize;
+  const prompt = await model.forward(state, ref.promptIds);
+  const steps = [row(prompt.logits, prompt.rows - 1, vocab)];
+  for (const id of ref.generatedIds.slice(0, -1)) {
+    const { logits } = await model.forward(state, [id]);
+    steps.push(logits.slice(-vocab));
+  }
+  return steps;
+}
+
+const fixtures = textFixtures();
+test("text fixtures are present", () => expect(fixtures.length).toBeGreaterThan(0));
+
+for (const fixture of fixtures) {
+  const ref = readReference(fixture);
+  for (const layout of ["published", "legacy"] as const) {
+    describe(`${basename(fixture)} (${layout} layout)`, () => {
+      const dir = layout === "published" ? fixture : legacyLayoutCopy(fixture);
+
+      test("prompt logits and hidden states match at f32", async () => {
+        const model = await TextModel.load(dir, { logits: "all", hiddenStates: ref.hiddenStates !== undefined, cacheDir: testCacheDir() });
+        const vocab = model.config.vocabSize;
+        const result = await model.forward(model.newState(), ref.promptIds);
+        expect(result.rows).toBe(ref.promptIds.length);
+        expect(result.logits.length).toBe(ref.logits.length);
+        expect(maxAbsDiff(result.logits, ref.logits)).toBeLessThanOrEqual(LOGIT_TOLERANCE);
+        if (ref.hiddenStates) {
+          const layers = result.hiddenStates!;
+          const per = ref.hiddenStates.length / layers.length;
+          layers.forEach((h, i) => expect(maxAbsDiff(h, ref.hiddenStates!.subarray(i * per, (i + 1) * per)), `hidden state ${i}`).toBeLessThanOrEqual(LOGIT_TOLERANCE));
+        }
+        expect(vocab).toBe(ref.logits.length / ref.promptIds.length);
+        await model.dispose();
+      });
+
+      test("teacher-forced decode-step logits match at f32", async () => {
+        const model = await TextModel.load(dir, { cacheDir: testCacheDir() });
+        const steps = await teacherForcedSteps(model, ref);
+        expect(steps.length).toBe(ref.generatedIds.length);
+        steps.forEach((logits, i) =>
+          expect(maxAbsDiff(logits, row(ref.stepLogits, i, logits.length)), `step ${i}`).toBeLessThanOrEqual(LOGIT_TOLERANCE),
+        );
+        await model.dispose();
+      });
+
+      test("greedy generation reproduces the reference ids", async () => {
+        const model = await TextModel.load(dir, { cacheDir: testCacheDir() });
+        const tokenizer = TextTokenizer.load(dir);
+        const vocab = model.config.vocabSize;
+        const count = ref.generatedIds.length;
+        let done: Extract<Awaited<ReturnType<typeof collect>>, { type: "done" }> | undefined;
+        const collect = async () => {
+          for await (const event of generate(model, tokenizer, ref.promptIds, { temperature: 0, maxTokens: count, stopTokenIds: [] })) {
+            if (event.type === "done") done = event;
+          }
+          return done!;
+        };
+        const result = await collect();
+        const firstTie = Array.from({ length: count }, (_, i) => topMargin(row(ref.stepLogits, i, vocab))).findIndex((m) => m < NEAR_TIE);
+        const comparable = firstTie === -1 ? count : firstTie;
+        expect(result.ids.slice(0, comparable)).toEqual(ref.generatedIds.slice(0, comparable));
+        if (firstTie === -1) expect(result.ids).toEqual(ref.generatedIds);
+        await model.dispose();
+      });
+    });
+  }
+
+  describe(`${basename(fixture)} quantized`, () => {
+    for (const dtype of ["q8", "q4"] as const) {
+      test(`${dtype} stays close to f32`, async () => {
+        const reference = await TextModel.load(fixture, { cacheDir: testCacheDir() });
+        const quantized = await TextModel.load(fixture, { dtype, cacheDir: testCacheDir() });
+        const [exact, approx] = [await teacherForcedSteps(reference, ref), await teacherForcedSteps(quantized, ref)];
+        const agreement = exact.filter((logits, i) => argmax(logits) === argmax(approx[i])).length / exact.length;
+        const worstCosine = Math.min(...exact.map((logits, i) => cosine(logits, approx[i])));
+        expect(agreement).toBeGreaterThanOrEqual(QUANT_BOUNDS[dtype].agreement);
+        expect(worstCosine).toBeGreaterThanOrEqual(QUANT_BOUNDS[dtype].cosine);
+        await reference.dispose();
+        await quantized.dispose();
+      });
+    }
+  });
+}

@@ -1,0 +1,2 @@
+export { TextTokenizer, type ChatMessage, type ChatTemplateOptions, type ContentPart } from "./tokenizer.js";
+export { StreamDecoder } from "./stream-decoder.js";
