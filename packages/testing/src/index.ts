@@ -92,7 +92,24 @@ export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
  */
 export function legacyLayoutCopy(dir: string): string {
   const out = scratchDir("legacy");
-  const config = readJson(join(dir, "config.json"));
+  if (existsSync(join(dir, "config.json"))) writeFileSync(join(out, "config.json"), JSON.stringify(legacyConfig(readJson(join(dir, "config.json"))), null, 2));
+
+  const tokenizerConfig = existsSync(join(dir, "tokenizer_config.json")) ? readJson(join(dir, "tokenizer_config.json")) : {};
+  const legacyTokenizer: Record<string, unknown> = { ...tokenizerConfig, tokenizer_class: "PreTrainedTokenizerFast" };
+  for (const key of ["bos_token", "eos_token", "pad_token"]) {
+    const token = tokenizerConfig[key];
+    if (typeof token === "string") legacyTokenizer[key] = { content: token, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
+  }
+  if (existsSync(join(dir, "chat_template.jinja"))) legacyTokenizer.chat_template = readFileSync(join(dir, "chat_template.jinja"), "utf8");
+  writeFileSync(join(out, "tokenizer_config.json"), JSON.stringify(legacyTokenizer, null, 2));
+
+  for (const name of readdirSync(dir)) {
+    if (!["config.json", "tokenizer_config.json", "chat_template.jinja"].includes(name)) symlinkSync(join(dir, name), join(out, name));
+  }
+  return out;
+}
+
+function legacyConfig(config: Record<string, any>): Record<string, unknown> {
   const legacy: Record<string, unknown> = { ...config };
   if (Array.isArray(config.layer_types)) {
     legacy.full_attn_idxs = config.layer_types.flatMap((t: string, i: number) => (t === "full_attention" ? [i] : []));
@@ -114,19 +131,27 @@ export function legacyLayoutCopy(dir: string): string {
     legacy.torch_dtype = config.dtype;
     delete legacy.dtype;
   }
-  writeFileSync(join(out, "config.json"), JSON.stringify(legacy, null, 2));
+  return legacy;
+}
 
-  const tokenizerConfig = existsSync(join(dir, "tokenizer_config.json")) ? readJson(join(dir, "tokenizer_config.json")) : {};
-  const legacyTokenizer: Record<string, unknown> = { ...tokenizerConfig, tokenizer_class: "PreTrainedTokenizerFast" };
-  for (const key of ["bos_token", "eos_token", "pad_token"]) {
-    const token = tokenizerConfig[key];
-    if (typeof token === "string") legacyTokenizer[key] = { content: token, lstrip: false, normalized: false, rstrip: false, single_word: false, special: true };
-  }
-  if (existsSync(join(dir, "chat_template.jinja"))) legacyTokenizer.chat_template = readFileSync(join(dir, "chat_template.jinja"), "utf8");
-  writeFileSync(join(out, "tokenizer_config.json"), JSON.stringify(legacyTokenizer, null, 2));
+/** Steps whose reference top-1/top-2 logit margin is below this are near-ties that float rounding may flip. */
+export const NEAR_TIE = 1e-3;
 
-  for (const name of readdirSync(dir)) {
-    if (!["config.json", "tokenizer_config.json", "chat_template.jinja"].includes(name)) symlinkSync(join(dir, name), join(out, name));
+/**
+ * How many leading greedy steps are comparable token for token: up to (not including) the first
+ * step whose reference logits [steps, vocab] have a top-1/top-2 margin below NEAR_TIE.
+ */
+export function comparableGreedySteps(stepLogits: Float32Array, vocab: number): number {
+  const steps = stepLogits.length / vocab;
+  for (let s = 0; s < steps; s++) {
+    let first = -Infinity;
+    let second = -Infinity;
+    for (let i = s * vocab; i < (s + 1) * vocab; i++) {
+      const x = stepLogits[i];
+      if (x > first) [first, second] = [x, first];
+      else if (x > second) second = x;
+    }
+    if (first - second < NEAR_TIE) return s;
   }
-  return out;
+  return steps;
 }
