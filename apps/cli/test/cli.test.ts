@@ -54,6 +54,8 @@ test("--prompt on lfm2-tiny reproduces the reference ids and text exactly", () =
   expect(out.text).toEqual(reference.generated_text);
 });
 
+// Fixture folders may hold symbolic links (legacy-layout copies do): copies are dereferenced so that
+// damaging a copy can never write through to the shared fixtures.
 describe("bad input: one line on stderr, non-zero exit", () => {
   const fixture = textFixtures()[0];
   const expectOneLineError = (run: ReturnType<typeof lfm>, pattern: RegExp) => {
@@ -64,14 +66,14 @@ describe("bad input: one line on stderr, non-zero exit", () => {
 
   test("truncated safetensors", () => {
     const dir = scratchDir("cli");
-    cpSync(fixture, dir, { recursive: true });
+    cpSync(fixture, dir, { recursive: true, dereference: true });
     truncateSync(join(dir, "model.safetensors"), readFileSync(join(dir, "model.safetensors")).length - 64);
     expectOneLineError(lfm("generate", "--model", dir, "--prompt", "hi"), /model\.safetensors: tensor .*truncated/);
   });
 
   test("unknown model_type", () => {
     const dir = scratchDir("cli");
-    cpSync(fixture, dir, { recursive: true });
+    cpSync(fixture, dir, { recursive: true, dereference: true });
     writeFileSync(join(dir, "config.json"), JSON.stringify({ ...readJson(join(fixture, "config.json")), model_type: "gpt9" }));
     expectOneLineError(lfm("generate", "--model", dir, "--prompt", "hi"), /unknown model_type "gpt9"/);
   });
