@@ -1,5 +1,6 @@
 export { LfmkitError } from "./errors.js";
-export { DTYPE_BYTES, bf16ToF32, f16ToF32, halfToFloat, isDtype, type Dtype } from "./dtype.js";
+export { DTYPE_BYTES, bf16ToF32, f16ToF32, floatToHalf, halfToFloat, isDtype, type Dtype } from "./dtype.js";
+export { GGML_TYPE, GgufFile, ggmlBytes, quantizeGgml, writeGguf, type GgmlType, type GgufEntry, type GgufTensorData, type GgufTensorInfo, type GgufValue } from "./gguf.js";
 export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
 export * as ops from "./onnx/ops.js";

@@ -24,23 +24,33 @@ export function quantizeBlockwise(weights: Float32Array, rows: number, cols: num
   const blobBytes = (blockSize * bits) / 8;
   const data = new Uint8Array(rows * blocksPerRow * blobBytes);
   const scales = new Float32Array(rows * blocksPerRow);
-  const zeroPoint = 1 << (bits - 1);
   const maxCode = (1 << bits) - 1;
+  // code = round(x / scale) + zero point, as floor(x / scale + zero point + 0.5) (JS rounds halves up).
+  const offset = (1 << (bits - 1)) + 0.5;
   for (let r = 0; r < rows; r++) {
     for (let b = 0; b < blocksPerRow; b++) {
       const start = r * cols + b * blockSize;
       const end = r * cols + Math.min(cols, (b + 1) * blockSize);
       let extreme = 0;
-      for (let i = start; i < end; i++) if (Math.abs(weights[i]) > Math.abs(extreme)) extreme = weights[i];
-      const scale = bits === 4 ? extreme / -8 : Math.abs(extreme) / 127;
+      let magnitude = 0;
+      for (let i = start; i < end; i++) {
+        const x = weights[i];
+        const m = x < 0 ? -x : x;
+        if (m > magnitude) {
+          magnitude = m;
+          extreme = x;
+        }
+      }
+      const scale = bits === 4 ? extreme / -8 : magnitude / 127;
       const inverse = scale === 0 ? 0 : 1 / scale;
       const block = r * blocksPerRow + b;
       scales[block] = scale;
       const blob = block * blobBytes;
-      for (let i = start; i < start + blockSize; i++) {
+      for (let i = start, j = 0; j < blockSize; i++, j++) {
         const x = i < end ? weights[i] : 0;
-        const code = Math.min(maxCode, Math.max(0, Math.round(x * inverse) + zeroPoint));
-        const j = i - start;
+        let code = Math.floor(x * inverse + offset);
+        if (code > maxCode) code = maxCode;
+        else if (code < 0) code = 0;
         if (bits === 8) data[blob + j] = code;
         else data[blob + (j >> 1)] |= j & 1 ? code << 4 : code;
       }

@@ -39,38 +39,3 @@ for (const bits of [8, 4] as const) for (const level of [0, 4]) {
     expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(level === 0 ? 1e-5 * scale : 3e-2 * scale);
   });
 }
-
-for (const format of ["q8", "q4"] as const) {
-  test(`QMoE (${format}) equals MoE over the dequantized experts`, async () => {
-    const experts = 4, width = 32, hidden = 64, rows = 5;
-    const weights = new Map<string, Float32Array>();
-    const tensor = (e: number, which: "w1" | "w2" | "w3") => {
-      const shape = which === "w2" ? [hidden, width] : [width, hidden];
-      const key = `${e}.${which}`;
-      if (!weights.has(key)) weights.set(key, Float32Array.from({ length: width * hidden }, (_, i) => Math.sin(i * 0.37 + e * 1.3 + which.length) * 0.2));
-      return { name: `experts.${e}.${which}.weight`, shape, read: () => weights.get(key)! };
-    };
-    const roundTrip = (e: number, which: "w1" | "w2" | "w3") => {
-      const t = tensor(e, which);
-      const bits = format === "q8" ? 8 : 4;
-      return { ...t, read: () => dequantize(quantizeBlockwise(t.read(), t.shape[0], t.shape[1], bits), t.shape[0], t.shape[1]) };
-    };
-    const outputs: Float32Array[] = [];
-    for (const [label, lookup, fmt] of [["quantized", tensor, format], ["dequantized", roundTrip, "f32"]] as const) {
-      const dir = scratchDir("moe");
-      const g = new GraphBuilder(join(dir, "g.data"), "g.data");
-      const x = g.input("x", "float32", [rows, hidden]);
-      const router = g.input("router", "float32", [rows, experts]);
-      g.output(ops.mixtureOfExperts(g, x, router, ops.expertWeights(g, experts, lookup, fmt), 2), "y", "float32", [rows, hidden]);
-      writeFileSync(join(dir, "g.onnx"), g.finish(label));
-      const session = await openSession(join(dir, "g.onnx"));
-      const out = await session.run({
-        x: new ort.Tensor("float32", Float32Array.from({ length: rows * hidden }, (_, i) => Math.cos(i * 0.11)), [rows, hidden]),
-        router: new ort.Tensor("float32", Float32Array.from({ length: rows * experts }, (_, i) => Math.sin(i * 2.1)), [rows, experts]),
-      });
-      outputs.push(out.y.data as Float32Array);
-    }
-    const scale = Math.max(...outputs[1].map(Math.abs));
-    expect(maxAbsDiff(outputs[0], outputs[1])).toBeLessThanOrEqual(1e-5 * scale);
-  });
-}

@@ -7,12 +7,9 @@
  *         (without norm_topk_prob: w = s[idx] · scaling)
  *   y   = Σ_j w_j · SwiGLU_{idx_j}(x)
  *
- * The experts run in ORT's `MoE` kernel, which reads only the chosen experts' weights per token.
- * Its own routing is a softmax over the logits it is given, so it is handed log(s) on the chosen
- * experts and -inf elsewhere, which yields weights s / Σ s; the per-token factor that turns those
- * into the reference's weights is applied to the output, where it distributes over the sum.
+ * The experts run sparsely: each reads its weights only when some row chose it.
  */
-import { GraphBuilder, ops, type WeightFormat } from "@lfmkit/core";
+import { GraphBuilder, ops, type LinearSpec, type WeightFormat } from "@lfmkit/core";
 import type { MoeConfig } from "./config.js";
 import type { OptionalWeightLookup, WeightLookup } from "./lfm2.js";
 
@@ -32,15 +29,21 @@ export function moeFeedForward(
   const bias = moe.useExpertBias ? optionalWeight(`${prefix}.expert_bias`) : undefined;
   const choice = bias ? g.op1("Add", [scores, ops.floatWeight(g, bias)]) : scores;
   const [, chosen] = g.op("TopK", [choice, g.constant([moe.expertsPerToken])], { axis: -1 }, { outputs: 2 });
-  const chosenScores = g.op1("GatherElements", [scores, chosen], { axis: 1 });
-  const everywhereElse = g.op1("Expand", [g.scalar(-Infinity, "float32"), g.op1("Shape", [scores])]);
-  const routerLogits = g.op1("ScatterElements", [everywhereElse, chosen, g.op1("Log", [chosenScores])], { axis: 1 });
-  const experts = ops.expertWeights(g, moe.experts, (e, w) => weight(`${prefix}.experts.${e}.${w}.weight`), format);
-  const mixed = ops.mixtureOfExperts(g, rows, routerLogits, experts, moe.expertsPerToken);
 
-  const total = g.op1("ReduceSum", [chosenScores, g.constant([1])], { keepdims: 1 });
-  let factor = moe.normTopkProb ? g.op1("Div", [total, g.op1("Add", [total, g.scalar(1e-6, "float32")])]) : total;
-  if (moe.routedScalingFactor !== 1) factor = g.op1("Mul", [factor, g.scalar(moe.routedScalingFactor, "float32")]);
-  const y = g.op1("Mul", [mixed, factor]);
+  let routed = g.op1("GatherElements", [scores, chosen], { axis: 1 });
+  if (moe.normTopkProb) {
+    const total = g.op1("ReduceSum", [routed, g.constant([1])], { keepdims: 1 });
+    routed = g.op1("Div", [routed, g.op1("Add", [total, g.scalar(1e-6, "float32")])]);
+  }
+  if (moe.routedScalingFactor !== 1) routed = g.op1("Mul", [routed, g.scalar(moe.routedScalingFactor, "float32")]);
+  const weights = g.op1("ScatterElements", [g.op1("Mul", [scores, g.scalar(0, "float32")]), chosen, routed], { axis: 1 }); // [N, E]
+
+  const linear = (name: string): LinearSpec => ({ weight: weight(`${name}.weight`), format });
+  const experts = Array.from({ length: moe.experts }, (_, e) => ({
+    gate: linear(`${prefix}.experts.${e}.w1`),
+    up: linear(`${prefix}.experts.${e}.w3`),
+    down: linear(`${prefix}.experts.${e}.w2`),
+  }));
+  const y = ops.sparseExperts(g, rows, weights, experts);
   return g.op1("Reshape", [y, g.op1("Shape", [x])]);
 }

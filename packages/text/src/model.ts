@@ -1,6 +1,7 @@
-import { Checkpoint, LfmkitError, cachedGraph, openSession, ort, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { LfmkitError, cachedGraph, openSession, ort, type CachedGraph, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
 import { z } from "zod";
-import { readTextConfig, type Lfm2Config } from "./config.js";
+import { openTextCheckpoint } from "./checkpoint.js";
+import type { Lfm2Config } from "./config.js";
 import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
@@ -31,35 +32,34 @@ export interface ForwardResult {
 export class TextModel {
   private constructor(
     readonly config: Lfm2Config,
-    readonly dir: string,
+    readonly path: string,
     readonly format: WeightFormat,
     private readonly session: Session,
     private readonly options: z.output<typeof loadOptionsSchema>,
-    /** Whether this load built the graph (false: reused from the cache). */
-    readonly builtGraph: boolean,
+    /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
+    readonly graph: CachedGraph,
   ) {}
 
-  static async load(dir: string, options: LoadOptions = {}): Promise<TextModel> {
+  /** Loads a Hugging Face folder or a GGUF file. */
+  static async load(path: string, options: LoadOptions = {}): Promise<TextModel> {
     const settings = loadOptionsSchema.parse(options);
-    const { config, prefix } = readTextConfig(dir);
-    const checkpoint = Checkpoint.open(dir);
-    const resolve = (name: string) => [prefix + name, name].find((n) => checkpoint.has(n));
+    const checkpoint = openTextCheckpoint(path);
+    const { config } = checkpoint;
     const source = (name: string): WeightSource => {
-      const found = resolve(name);
-      if (!found) throw new LfmkitError(`tensor ${prefix}${name} is missing from the checkpoint`, dir);
-      return { name: found, shape: checkpoint.info(found).shape, read: () => checkpoint.readF32(found) };
+      const found = checkpoint.weight(name);
+      if (!found) throw new LfmkitError(`tensor ${name} is missing from the checkpoint`, path);
+      return found;
     };
-    const optional = (name: string) => (resolve(name) ? source(name) : undefined);
     const build: Lfm2BuildOptions = { format: settings.dtype, logits: settings.logits, hiddenStates: settings.hiddenStates };
     const graph = await cachedGraph({
-      key: { graph: "lfm2", version: GRAPH_VERSION, config, prefix, build },
+      key: { graph: "lfm2", version: GRAPH_VERSION, config, build },
       files: checkpoint.files,
       name: `lfm2-${settings.dtype}`,
       cacheDir: settings.cacheDir,
-      build: (g) => buildLfm2(g, config, source, optional, build),
+      build: (g) => buildLfm2(g, config, source, (name) => checkpoint.weight(name), build),
     });
     const session = await openSession(graph.path, { threads: settings.threads });
-    return new TextModel(config, dir, settings.dtype, session, settings, graph.built);
+    return new TextModel(config, path, settings.dtype, session, settings, graph);
   }
 
   newState(): DecoderState {

@@ -1,2 +1,3 @@
 export { TextTokenizer, type ChatMessage, type ChatTemplateOptions, type ContentPart } from "./tokenizer.js";
 export { StreamDecoder } from "./stream-decoder.js";
+export { ggufTokenizerMetadata, tokenizerFilesFromGguf } from "./gguf.js";

@@ -5,6 +5,7 @@ import { Tokenizer } from "@huggingface/tokenizers";
 import { LfmkitError } from "@lfmkit/core";
 import { z } from "zod";
 import { byteLevelPieceToBytes } from "./byte-level.js";
+import { tokenizerFilesFromGguf } from "./gguf.js";
 import { StreamDecoder } from "./stream-decoder.js";
 
 /** A special token in tokenizer_config.json: a plain string, or the older AddedToken object. */
@@ -55,23 +56,38 @@ export class TextTokenizer {
     private readonly template: Template | undefined,
     private readonly specialTokens: Readonly<Record<string, string>>,
     addedTokens: readonly { id: number; content: string; special: boolean }[],
-    readonly dir: string,
+    readonly source: string,
   ) {
     this.specialIds = new Set(addedTokens.filter((t) => t.special).map((t) => t.id));
     for (const t of addedTokens) this.pieceBytes[t.id] = new TextEncoder().encode(t.content);
   }
 
-  static load(dir: string): TextTokenizer {
+  /** Loads a tokenizer folder, or the tokenizer stored in a GGUF file. */
+  static load(path: string): TextTokenizer {
+    if (path.toLowerCase().endsWith(".gguf")) {
+      const { tokenizerJson, tokenizerConfig } = tokenizerFilesFromGguf(path);
+      return TextTokenizer.fromJson(tokenizerJson, tokenizerConfig, undefined, path);
+    }
+    const dir = path;
     const tokenizerPath = join(dir, "tokenizer.json");
     if (!existsSync(tokenizerPath)) throw new LfmkitError("tokenizer.json not found (the model folder needs its tokenizer)", dir);
-    const tokenizerJson = parseJsonFile(tokenizerPath, tokenizerJsonSchema);
-    if (tokenizerJson.decoder?.type !== "ByteLevel") {
-      throw new LfmkitError(`decoder type ${tokenizerJson.decoder?.type ?? "none"} is not supported (LFM2 tokenizers are byte-level BPE)`, tokenizerPath);
-    }
     const configPath = join(dir, "tokenizer_config.json");
-    const config = existsSync(configPath) ? parseJsonFile(configPath, tokenizerConfigSchema) : tokenizerConfigSchema.parse({});
     const templatePath = join(dir, "chat_template.jinja");
-    const templateText = existsSync(templatePath) ? readFileSync(templatePath, "utf8") : pickTemplate(config.chat_template);
+    return TextTokenizer.fromJson(
+      readJsonFile(tokenizerPath),
+      existsSync(configPath) ? readJsonFile(configPath) : {},
+      existsSync(templatePath) ? readFileSync(templatePath, "utf8") : undefined,
+      dir,
+    );
+  }
+
+  private static fromJson(tokenizerRaw: unknown, configRaw: unknown, templateFile: string | undefined, source: string): TextTokenizer {
+    const tokenizerJson = validate(tokenizerRaw, tokenizerJsonSchema, `${source}: tokenizer.json`);
+    if (tokenizerJson.decoder?.type !== "ByteLevel") {
+      throw new LfmkitError(`decoder type ${tokenizerJson.decoder?.type ?? "none"} is not supported (LFM2 tokenizers are byte-level BPE)`, source);
+    }
+    const config = validate(configRaw, tokenizerConfigSchema, `${source}: tokenizer_config.json`);
+    const templateText = templateFile ?? pickTemplate(config.chat_template);
     const specialTokens: Record<string, string> = {};
     for (const key of ["bos_token", "eos_token", "pad_token", "unk_token"] as const) {
       const value = config[key];
@@ -81,9 +97,9 @@ export class TextTokenizer {
     try {
       template = templateText === undefined ? undefined : new Template(templateText);
     } catch (error) {
-      throw new LfmkitError(`chat template does not parse (${(error as Error).message})`, dir);
+      throw new LfmkitError(`chat template does not parse (${(error as Error).message})`, source);
     }
-    return new TextTokenizer(new Tokenizer(tokenizerJson, config), template, specialTokens, tokenizerJson.added_tokens, dir);
+    return new TextTokenizer(new Tokenizer(tokenizerJson, config), template, specialTokens, tokenizerJson.added_tokens, source);
   }
 
   get bosTokenId(): number | undefined {
@@ -113,7 +129,7 @@ export class TextTokenizer {
 
   /** Renders messages with the checkpoint's own chat template. */
   applyChatTemplate(messages: readonly ChatMessage[], options: ChatTemplateOptions = {}): string {
-    if (!this.template) throw new LfmkitError("the tokenizer has no chat template (use a raw prompt instead)", this.dir);
+    if (!this.template) throw new LfmkitError("the tokenizer has no chat template (use a raw prompt instead)", this.source);
     return this.template.render({
       ...this.specialTokens,
       messages,
@@ -131,7 +147,7 @@ export class TextTokenizer {
     let bytes = this.pieceBytes[id];
     if (!bytes) {
       const piece = this.tokenizer.id_to_token(id);
-      if (piece === undefined) throw new LfmkitError(`token id ${id} is outside the vocabulary`, this.dir);
+      if (piece === undefined) throw new LfmkitError(`token id ${id} is outside the vocabulary`, this.source);
       bytes = byteLevelPieceToBytes(piece);
       this.pieceBytes[id] = bytes;
     }
@@ -150,14 +166,16 @@ function pickTemplate(spec: z.infer<typeof templateSpec> | undefined): string | 
   return (spec.find((t) => t.name === "default") ?? spec[0])?.template;
 }
 
-function parseJsonFile<T extends z.ZodType>(path: string, schema: T): z.output<T> {
-  let raw: unknown;
+function readJsonFile(path: string): unknown {
   try {
-    raw = JSON.parse(readFileSync(path, "utf8"));
+    return JSON.parse(readFileSync(path, "utf8"));
   } catch (error) {
     throw new LfmkitError(`not valid JSON (${(error as Error).message})`, path);
   }
+}
+
+function validate<T extends z.ZodType>(raw: unknown, schema: T, where: string): z.output<T> {
   const parsed = schema.safeParse(raw);
-  if (!parsed.success) throw new LfmkitError(`unexpected layout: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`, path);
+  if (!parsed.success) throw new LfmkitError(`unexpected layout: ${parsed.error.issues[0]?.path.join(".")} ${parsed.error.issues[0]?.message}`, where);
   return parsed.data;
 }

@@ -66,7 +66,7 @@ const result = {
   decodeTokens: args.decodeTokens,
   runs: args.runs,
   loadMs: Math.round(loadMs),
-  graphBuilt: model.builtGraph,
+  graphBuilt: model.graph.built,
   prefillTokensPerSecond: Math.round(median(prefill)),
   decodeTokensPerSecond: Math.round(median(decode)),
   date: new Date().toISOString(),

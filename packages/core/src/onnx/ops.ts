@@ -229,98 +229,35 @@ export function shortConv(g: GraphBuilder, x: string, spec: ShortConvSpec): { ou
   return { output: linear(g, g.op1("Mul", [c, conv]), spec.outProj), state };
 }
 
-export interface ExpertWeights {
-  readonly format: WeightFormat;
-  /** [E, 2F, D] (f32) or its blocks: per expert the gate (w1) and up (w3) rows interleaved, as the fused SwiGLU of `MoE` / `QMoE` reads them. */
-  readonly gateUp: string;
-  /** [E, D, F] (f32) or its blocks. */
-  readonly down: string;
-  readonly gateUpScales?: string;
-  readonly downScales?: string;
-  readonly blockSize?: number;
+export interface ExpertSpec {
+  readonly gate: LinearSpec;
+  readonly up: LinearSpec;
+  readonly down: LinearSpec;
 }
 
 /**
- * Packs per-expert SwiGLU weights (w1 gate, w3 up: [F, D]; w2 down: [D, F]) into the stacked
- * layout of ORT's `MoE` (f32) or `QMoE` (8/4-bit blocks), reading one expert tensor at a time.
+ * Sparse mixture of SwiGLU experts: y[n] = Σ_e weights[n, e] · SwiGLU_e(rows[n]).
+ * rows: [N, D]; weights: [N, E], zero where a row does not use an expert.
+ *
+ * Each expert gathers only the rows routed to it and scatters its weighted output back, so an expert
+ * no row chose runs on an empty batch and its weights are never read. The experts are ordinary
+ * `linear` layers, in whatever format they are stored.
  */
-export function expertWeights(
-  g: GraphBuilder,
-  experts: number,
-  tensor: (expert: number, which: "w1" | "w2" | "w3") => WeightSource,
-  format: WeightFormat,
-): ExpertWeights {
-  const [width, hidden] = tensor(0, "w1").shape;
-  const name = tensor(0, "w1").name.replace(/experts\.0\.w1\.weight$/, "experts");
-  const gateUpOf = (e: number) => {
-    const gate = tensor(e, "w1").read();
-    const up = tensor(e, "w3").read();
-    const rows = new Float32Array(2 * width * hidden);
-    for (let row = 0; row < width; row++) {
-      rows.set(gate.subarray(row * hidden, (row + 1) * hidden), 2 * row * hidden);
-      rows.set(up.subarray(row * hidden, (row + 1) * hidden), (2 * row + 1) * hidden);
-    }
-    return rows;
-  };
-  if (format === "f32") {
-    const gateUp = new Float32Array(experts * 2 * width * hidden);
-    const down = new Float32Array(experts * hidden * width);
-    for (let e = 0; e < experts; e++) {
-      gateUp.set(gateUpOf(e), e * 2 * width * hidden);
-      down.set(tensor(e, "w2").read(), e * hidden * width);
-    }
-    return {
-      format,
-      gateUp: g.weight(`${name}.gate_up`, gateUp, [experts, 2 * width, hidden]),
-      down: g.weight(`${name}.down`, down, [experts, hidden, width]),
-    };
-  }
-  const bits = format === "q8" ? 8 : 4;
-  // QMoE reads rows of exactly K·bits/8 bytes, so one block size must divide both widths.
-  const blockSize = [32, 16].find((b) => hidden % b === 0 && width % b === 0);
-  if (!blockSize) throw new LfmkitError(`expert widths ${hidden} and ${width} are not multiples of 16, which quantized experts need`);
-  const stack = (rows: number, cols: number, matrixOf: (e: number) => Float32Array) => {
-    const data = new Uint8Array((experts * rows * cols * bits) / 8);
-    const scales = new Float32Array((experts * rows * cols) / blockSize);
-    for (let e = 0; e < experts; e++) {
-      const q = quantizeBlockwise(matrixOf(e), rows, cols, bits, blockSize);
-      data.set(q.data, e * q.data.length);
-      scales.set(q.scales, e * q.scales.length);
-    }
-    return { data, scales };
-  };
-  const gateUp = stack(2 * width, hidden, gateUpOf);
-  const down = stack(hidden, width, (e) => tensor(e, "w2").read());
-  return {
-    format,
-    blockSize,
-    gateUp: g.weight(`${name}.gate_up.${format}`, gateUp.data, [experts, 2 * width, (hidden * bits) / 8]),
-    gateUpScales: g.weight(`${name}.gate_up.${format}.scales`, gateUp.scales, [experts, 2 * width, hidden / blockSize]),
-    down: g.weight(`${name}.down.${format}`, down.data, [experts, hidden, (width * bits) / 8]),
-    downScales: g.weight(`${name}.down.${format}.scales`, down.scales, [experts, hidden, width / blockSize]),
-  };
+export function sparseExperts(g: GraphBuilder, rows: string, weights: string, experts: readonly ExpertSpec[]): string {
+  const perExpert = g.op("Split", [g.op1("Transpose", [weights], { perm: [1, 0] })], { axis: 0 }, { outputs: experts.length }); // E × [1, N]
+  let y = g.op1("Mul", [rows, g.scalar(0, "float32")]);
+  experts.forEach((expert, e) => {
+    const column = g.op1("Reshape", [perExpert[e], g.constant([-1, 1])]); // [N, 1]
+    const routed = g.op1("Transpose", [g.op1("NonZero", [perExpert[e]])], { perm: [1, 0] }); // [n_e, 2]: (0, row)
+    const index = g.op1("Slice", [routed, g.constant([1]), g.constant([2]), g.constant([1])]); // [n_e, 1]
+    const x = g.op1("GatherND", [rows, index]); // [n_e, D]
+    const hidden = g.op1("Mul", [silu(g, linear(g, x, expert.gate)), linear(g, x, expert.up)]);
+    const weighted = g.op1("Mul", [hidden, g.op1("GatherND", [column, index])]);
+    y = g.op1("ScatterND", [y, index, reshape2d(g, linear(g, weighted, expert.down), expert.down.weight.shape[0])], { reduction: "add" });
+  });
+  return y;
 }
 
-/**
- * Sparse mixture of SwiGLU experts over rows [N, D] with `MoE` / `QMoE`: each row runs its top-k
- * experts by `routerLogits` [N, E] and mixes them with the softmax of those k logits.
- */
-export function mixtureOfExperts(g: GraphBuilder, rows: string, routerLogits: string, experts: ExpertWeights, k: number): string {
-  const swiglu = {
-    k,
-    activation_type: "swiglu",
-    swiglu_fusion: 1,
-    normalize_routing_weights: 1,
-    activation_alpha: { float: 1 },
-    activation_beta: { float: 0 },
-  };
-  if (experts.format === "f32") {
-    return g.op1("MoE", [rows, routerLogits, experts.gateUp, "", experts.down], swiglu, "com.microsoft");
-  }
-  return g.op1(
-    "QMoE",
-    [rows, routerLogits, experts.gateUp, experts.gateUpScales!, "", experts.down, experts.downScales!],
-    { ...swiglu, expert_weight_bits: experts.format === "q8" ? 8 : 4, block_size: experts.blockSize! },
-    "com.microsoft",
-  );
+function reshape2d(g: GraphBuilder, x: string, cols: number): string {
+  return g.op1("Reshape", [x, g.constant([-1, cols])]);
 }
