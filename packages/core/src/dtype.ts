@@ -61,3 +61,10 @@ export function floatToHalf(value: number): number {
   if (rest > 0x1000 || (rest === 0x1000 && half & 1)) half++;
   return sign | half;
 }
+
+/** Raw little-endian F32 / F16 / BF16 bytes as float32 values (F32 is viewed, not copied). */
+export function widenToF32(dtype: "F32" | "F16" | "BF16", bytes: Uint8Array): Float32Array {
+  if (dtype === "F32") return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
+  const halves = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2);
+  return dtype === "BF16" ? bf16ToF32(halves) : f16ToF32(halves);
+}

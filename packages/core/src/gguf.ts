@@ -6,8 +6,9 @@
  */
 import { closeSync, fstatSync, openSync, readSync, writeSync } from "node:fs";
 import { basename } from "node:path";
-import { bf16ToF32, f16ToF32, floatToHalf, halfToFloat } from "./dtype.js";
+import { floatToHalf, halfToFloat, widenToF32 } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
+import { readFileRange } from "./file-range.js";
 
 export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
@@ -109,33 +110,13 @@ export class GgufFile {
   readF32(name: string, index?: number): Float32Array {
     const info = this.info(name);
     const bytes = index === undefined ? this.readBytes(info) : this.readBytes(sliceOf(info, index));
-    switch (info.type) {
-      case "F32":
-        return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      case "F16":
-        return f16ToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
-      case "BF16":
-        return bf16ToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
-      case "Q8_0":
-      case "Q4_0":
-        return dequantizeGgmlBlocks(info.type, bytes);
-    }
+    return info.type === "Q8_0" || info.type === "Q4_0" ? dequantizeGgmlBlocks(info.type, bytes) : widenToF32(info.type, bytes);
   }
 
   private readBytes(info: GgufTensorInfo): Uint8Array {
-    const bytes = new Uint8Array(new ArrayBuffer(info.byteLength));
-    const fd = openSync(this.path, "r");
-    try {
-      for (let done = 0; done < info.byteLength; ) {
-        const n = readSync(fd, bytes, done, Math.min(info.byteLength - done, 1 << 30), info.offset + done);
-        if (n === 0) throw new LfmkitError("unexpected end of file", `${basename(this.path)}: tensor ${info.name}`);
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return bytes;
+    return readFileRange(this.path, info.offset, info.byteLength, `${basename(this.path)}: tensor ${info.name}`);
   }
+
 }
 
 function sliceOf(info: GgufTensorInfo, index: number): GgufTensorInfo {

@@ -1,8 +1,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { DTYPE_BYTES, bf16ToF32, f16ToF32, isDtype, type Dtype } from "./dtype.js";
+import { DTYPE_BYTES, isDtype, widenToF32, type Dtype } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
+import { readFileRange } from "./file-range.js";
 
 export interface TensorInfo {
   readonly name: string;
@@ -111,16 +112,10 @@ export class Checkpoint {
   readF32(name: string): Float32Array {
     const info = this.info(name);
     const bytes = this.readBytes(info);
-    switch (info.dtype) {
-      case "F32":
-        return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);
-      case "BF16":
-        return bf16ToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
-      case "F16":
-        return f16ToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 2));
-      default:
-        throw new LfmkitError(`expected a floating-point tensor, found ${info.dtype}`, `${basename(info.file)}: tensor ${name}`);
+    if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
+      throw new LfmkitError(`expected a floating-point tensor, found ${info.dtype}`, `${basename(info.file)}: tensor ${name}`);
     }
+    return widenToF32(info.dtype, bytes);
   }
 
   /** Reads an integer tensor (I64, I32, U8, I8) as plain numbers. */
@@ -142,20 +137,9 @@ export class Checkpoint {
   }
 
   private readBytes(info: TensorInfo): Uint8Array {
-    const bytes = new Uint8Array(new ArrayBuffer(info.byteLength));
-    const fd = openSync(info.file, "r");
-    try {
-      let done = 0;
-      while (done < info.byteLength) {
-        const n = readSync(fd, bytes, done, Math.min(info.byteLength - done, 1 << 30), info.offset + done);
-        if (n === 0) throw new LfmkitError(`unexpected end of file`, `${basename(info.file)}: tensor ${info.name}`);
-        done += n;
-      }
-    } finally {
-      closeSync(fd);
-    }
-    return bytes;
+    return readFileRange(info.file, info.offset, info.byteLength, `${basename(info.file)}: tensor ${info.name}`);
   }
+
 }
 
 function checkpointFiles(dir: string): string[] {

@@ -1,21 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { maxAbsDiff, scratchDir } from "@lfmkit/testing";
+import { dequantizeBlocks as dequantize, maxAbsDiff, scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
 import { GraphBuilder, openSession, ops, ort, quantizeBlockwise } from "../src/index.js";
-
-/** Independent reading of the MatMulNBits layout: code - 2^(bits-1), times the block scale. */
-function dequantize(q: ReturnType<typeof quantizeBlockwise>, rows: number, cols: number): Float32Array {
-  const out = new Float32Array(rows * cols);
-  const blob = (q.blockSize * q.bits) / 8;
-  for (let r = 0; r < rows; r++)
-    for (let c = 0; c < cols; c++) {
-      const b = Math.floor(c / q.blockSize), j = c % q.blockSize, base = (r * q.blocksPerRow + b) * blob;
-      const code = q.bits === 8 ? q.data[base + j] : (q.data[base + (j >> 1)] >> ((j & 1) * 4)) & 15;
-      out[r * cols + c] = (code - (1 << (q.bits - 1))) * q.scales[r * q.blocksPerRow + b];
-    }
-  return out;
-}
 
 for (const bits of [8, 4] as const) for (const level of [0, 4]) {
   test(`MatMulNBits ${bits}-bit level ${level} equals the dequantized matmul`, async () => {

@@ -155,3 +155,26 @@ export function comparableGreedySteps(stepLogits: Float32Array, vocab: number): 
   }
   return steps;
 }
+
+/**
+ * Independent reading of the MatMulNBits block layout (code − 2^(bits−1), times the block scale),
+ * for checking lfmkit's quantizer against ONNX Runtime and GGUF blocks.
+ */
+export function dequantizeBlocks(
+  q: { bits: 4 | 8; blockSize: number; data: Uint8Array; scales: Float32Array; blocksPerRow: number },
+  rows: number,
+  cols: number,
+): Float32Array {
+  const out = new Float32Array(rows * cols);
+  const blob = (q.blockSize * q.bits) / 8;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const block = Math.floor(c / q.blockSize);
+      const j = c % q.blockSize;
+      const base = (r * q.blocksPerRow + block) * blob;
+      const code = q.bits === 8 ? q.data[base + j] : (q.data[base + (j >> 1)] >> ((j & 1) * 4)) & 15;
+      out[r * cols + c] = (code - (1 << (q.bits - 1))) * q.scales[r * q.blocksPerRow + block];
+    }
+  }
+  return out;
+}

@@ -2,3 +2,5 @@ export { effectiveFfnWidth, parseTextConfig, readTextConfig, type LayerType, typ
 export { TextModel, loadOptionsSchema, type ForwardResult, type LoadOptions } from "./model.js";
 export { DecoderState } from "./state.js";
 export { generate, type FinishReason, type GenerateOptions, type GenerationEvent, type Timings, type Usage } from "./generate.js";
+export { openTextCheckpoint, type TextCheckpoint } from "./checkpoint.js";
+export { exportGguf } from "./gguf-export.js";

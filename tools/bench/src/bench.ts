@@ -1,80 +1,131 @@
 #!/usr/bin/env node
 /**
- * Prefill and decode throughput of one model folder at one weight format, measured with the same
- * code path `lfm generate` uses. Writes a JSON record under tools/bench/results/.
+ * lfmkit against llama.cpp (node-llama-cpp) on the same machine, same weights, same threads, in one
+ * run: synthetic checkpoints of the LFM2-350M and LFM2-1.2B shapes, as Hugging Face folders for
+ * lfmkit and as GGUF for llama.cpp, measured interleaved, each run in a fresh process.
+ * Prints a table; writes results/compare.json and results/compare.svg. With --json the last line of
+ * stdout is the summary, whose `ratios` are lfmkit ÷ llama.cpp.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { argmax } from "@lfmkit/core";
-import { TextModel } from "@lfmkit/text";
-import { Command, Option } from "commander";
+import { exportGguf } from "@lfmkit/text";
+import { Command } from "commander";
 import { z } from "zod";
+import { renderChart } from "./chart.js";
+import type { RunResult, RunSpec } from "./run-spec.js";
+import { syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
-const argsSchema = z.object({
-  model: z.string(),
-  dtype: z.enum(["f32", "q8", "q4"]),
-  promptTokens: z.coerce.number().int().positive(),
-  decodeTokens: z.coerce.number().int().positive(),
-  runs: z.coerce.number().int().positive(),
-  threads: z.coerce.number().int().positive().optional(),
-  json: z.boolean().default(false),
-});
-
+const here = dirname(fileURLToPath(import.meta.url));
 const program = new Command()
   .name("bench")
-  .requiredOption("--model <dir>", "model folder")
-  .addOption(new Option("--dtype <dtype>", "weight format").choices(["f32", "q8", "q4"]).default("f32"))
-  .option("--prompt-tokens <n>", "prefill length", "512")
-  .option("--decode-tokens <n>", "tokens decoded after the prompt", "128")
-  .option("--runs <n>", "repetitions (the median is reported)", "3")
-  .option("--threads <n>", "ONNX Runtime intra-op threads")
-  .option("--json", "print the result as one JSON line");
+  .option("--quick", "one repetition, 64 decode tokens, no long-context decode")
+  .option("--reps <n>", "repetitions (medians are reported)", "3")
+  .option("--threads <n>", "threads for both runtimes", "2")
+  .option("--work <dir>", "where synthetic checkpoints are written", join(here, "..", ".work"))
+  .option("--json", "print the summary as one JSON line");
 program.parse();
-const args = argsSchema.parse(program.opts());
+const args = z
+  .object({ quick: z.boolean().default(false), reps: z.coerce.number().int().positive(), threads: z.coerce.number().int().positive(), work: z.string(), json: z.boolean().default(false) })
+  .parse(program.opts());
+
+const PAIRS = [
+  { shape: "lfm2-350m", lfmkit: "q4", llama: "Q4_0", longContext: true },
+  { shape: "lfm2-350m", lfmkit: "q8", llama: "Q8_0", longContext: false },
+  { shape: "lfm2-350m", lfmkit: "f32", llama: "F16", longContext: false },
+  { shape: "lfm2-1.2b", lfmkit: "q4", llama: "Q4_0", longContext: false },
+  { shape: "lfm2-1.2b", lfmkit: "q8", llama: "Q8_0", longContext: false },
+] as const;
+const VOCAB = 65536;
+const reps = args.quick ? 1 : args.reps;
+const decodeTokens = args.quick ? 64 : 128;
+const promptTokens = 512;
+const longContext = args.quick ? 0 : 4096;
+const benchCache = join(args.work, "graph-cache");
+
+function run(script: string, spec: RunSpec, cacheDir: string): RunResult {
+  const child = spawnSync(process.execPath, [join(here, script), JSON.stringify(spec)], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+    env: { ...process.env, LFMKIT_CACHE_DIR: cacheDir },
+  });
+  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.dtype}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
+}
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 
-const loadStart = performance.now();
-const model = await TextModel.load(args.model, { dtype: args.dtype, threads: args.threads });
-const loadMs = performance.now() - loadStart;
-const vocab = model.config.vocabSize;
-const tokens = Math.min(args.promptTokens, model.config.maxPositions - args.decodeTokens);
-// A deterministic prompt of ordinary (non-special) ids spread over the vocabulary.
-const prompt = Array.from({ length: tokens }, (_, i) => 100 + ((i * 7919) % (vocab - 100)));
+const folders = new Map<string, string>();
+const ggufs = new Map<string, string>();
+for (const pair of PAIRS) {
+  if (!folders.has(pair.shape)) folders.set(pair.shape, writeSyntheticCheckpoint(pair.shape as ShapeName, args.work));
+  const dir = folders.get(pair.shape)!;
+  ggufs.set(`${pair.shape}/${pair.llama}`, exportGguf(dir, join(args.work, `${pair.shape}-${pair.llama}.gguf`), pair.llama, syntheticTokenizerMetadata(VOCAB)));
+}
 
-const prefill: number[] = [];
-const decode: number[] = [];
-for (let run = 0; run < args.runs; run++) {
-  const state = model.newState();
-  let start = performance.now();
-  let { logits } = await model.forward(state, prompt);
-  prefill.push((tokens / (performance.now() - start)) * 1000);
-  start = performance.now();
-  for (let i = 0; i < args.decodeTokens; i++) {
-    ({ logits } = await model.forward(state, [argmax(logits.subarray(logits.length - vocab))]));
+type Sample = { lfmkit: RunResult[]; llama: RunResult[]; coldLoadMs: number };
+const samples = new Map<string, Sample>();
+for (const pair of PAIRS) {
+  const key = `${pair.shape}/${pair.lfmkit}`;
+  const cold = run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, 1, 0), mkdtempSync(join(tmpdir(), "lfmkit-cold-")));
+  samples.set(key, { lfmkit: [], llama: [], coldLoadMs: cold.loadMs });
+  log(`${key}: cold load (graph built) ${Math.round(cold.loadMs)} ms`);
+}
+function spec(pair: (typeof PAIRS)[number], model: string, dtype: string, decode: number, long: number): RunSpec {
+  return { model, vocab: VOCAB, dtype, threads: args.threads, promptTokens, decodeTokens: decode, longContext: long };
+}
+for (let rep = 0; rep < reps; rep++) {
+  for (const pair of PAIRS) {
+    const sample = samples.get(`${pair.shape}/${pair.lfmkit}`)!;
+    const long = pair.longContext ? longContext : 0;
+    sample.lfmkit.push(run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, decodeTokens, long), benchCache));
+    sample.llama.push(run("run-llama.js", spec(pair, ggufs.get(`${pair.shape}/${pair.llama}`)!, pair.llama, decodeTokens, long), benchCache));
+    log(`rep ${rep + 1}/${reps} ${pair.shape} ${pair.lfmkit}/${pair.llama} done`);
   }
-  decode.push((args.decodeTokens / (performance.now() - start)) * 1000);
 }
-await model.dispose();
 
-const result = {
-  model: basename(args.model),
-  dtype: args.dtype,
-  threads: args.threads ?? "default",
-  promptTokens: tokens,
-  decodeTokens: args.decodeTokens,
-  runs: args.runs,
-  loadMs: Math.round(loadMs),
-  graphBuilt: model.graph.built,
-  prefillTokensPerSecond: Math.round(median(prefill)),
-  decodeTokensPerSecond: Math.round(median(decode)),
-  date: new Date().toISOString(),
-};
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
-mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, `${result.model}-${result.dtype}.json`), `${JSON.stringify(result, null, 2)}\n`);
-if (args.json) console.log(JSON.stringify(result));
-else {
-  console.log(`${result.model} ${result.dtype}: prefill ${result.prefillTokensPerSecond} tok/s (${tokens} tokens), decode ${result.decodeTokensPerSecond} tok/s (${args.decodeTokens} tokens), load ${result.loadMs} ms${result.graphBuilt ? " (graph built)" : " (graph cached)"}`);
+const rows = PAIRS.map((pair) => {
+  const s = samples.get(`${pair.shape}/${pair.lfmkit}`)!;
+  const m = (runs: RunResult[], pick: (r: RunResult) => number | undefined) => {
+    const values = runs.map(pick).filter((v): v is number => v !== undefined);
+    return values.length ? median(values) : undefined;
+  };
+  const side = (runs: RunResult[]) => ({
+    prefill: m(runs, (r) => r.prefillTokensPerSecond)!,
+    decode: m(runs, (r) => r.decodeTokensPerSecond)!,
+    decodeLong: m(runs, (r) => r.decodeLongTokensPerSecond),
+    ttftMs: m(runs, (r) => r.timeToFirstTokenMs)!,
+    loadMs: m(runs, (r) => r.loadMs)!,
+    peakRssGB: m(runs, (r) => r.peakRssBytes)! / 1e9,
+  });
+  return { shape: pair.shape, lfmkitFormat: pair.lfmkit, llamaFormat: pair.llama, coldLoadMs: s.coldLoadMs, lfmkit: side(s.lfmkit), llama: side(s.llama) };
+});
+
+const size = (shape: string) => shape.replace("lfm2-", "");
+const ratios: Record<string, number> = {};
+for (const row of rows) {
+  const tag = `${row.lfmkitFormat}_${size(row.shape)}`;
+  ratios[`decode_${tag}`] = row.lfmkit.decode / row.llama.decode;
+  ratios[`prefill_${tag}`] = row.lfmkit.prefill / row.llama.prefill;
+  if (row.lfmkit.decodeLong !== undefined && row.llama.decodeLong !== undefined) ratios[`decode_4k_${tag}`] = row.lfmkit.decodeLong / row.llama.decodeLong;
 }
+
+const fmt = (x: number | undefined, digits = 1) => (x === undefined ? "-" : x.toFixed(digits));
+log("\nshape        lfmkit/llama.cpp  prefill tok/s       decode tok/s        decode@4k tok/s    TTFT ms          load ms (cached, cold)  peak RSS GB");
+for (const r of rows) {
+  log(
+    `${r.shape.padEnd(12)} ${`${r.lfmkitFormat}/${r.llamaFormat}`.padEnd(17)} ${`${fmt(r.lfmkit.prefill)} / ${fmt(r.llama.prefill)}`.padEnd(19)} ${`${fmt(r.lfmkit.decode)} / ${fmt(r.llama.decode)}`.padEnd(19)} ${`${fmt(r.lfmkit.decodeLong)} / ${fmt(r.llama.decodeLong)}`.padEnd(18)} ${`${fmt(r.lfmkit.ttftMs, 0)} / ${fmt(r.llama.ttftMs, 0)}`.padEnd(16)} ${`${fmt(r.lfmkit.loadMs, 0)} (${fmt(r.coldLoadMs, 0)}) / ${fmt(r.llama.loadMs, 0)}`.padEnd(23)} ${fmt(r.lfmkit.peakRssGB, 2)} / ${fmt(r.llama.peakRssGB, 2)}`,
+  );
+}
+log("\nratios (lfmkit ÷ llama.cpp):");
+for (const [name, value] of Object.entries(ratios)) log(`  ${name.padEnd(22)} ${value.toFixed(2)}`);
+
+const summary = { date: new Date().toISOString(), threads: args.threads, reps, promptTokens, decodeTokens, longContext, peer: "node-llama-cpp 3.22.1 (llama.cpp CPU)", rows, ratios };
+const results = join(here, "..", "results");
+mkdirSync(results, { recursive: true });
+writeFileSync(join(results, "compare.json"), `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(join(results, "compare.svg"), renderChart(ratios));
+if (args.json) console.log(JSON.stringify(summary));

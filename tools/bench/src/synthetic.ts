@@ -4,6 +4,7 @@
  */
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import type { GgufEntry } from "@lfmkit/core";
 
 const ATTENTION_LAYERS_DENSE = [2, 5, 8, 10, 12, 14];
 
@@ -165,4 +166,37 @@ export function writeSyntheticCheckpoint(name: ShapeName, root: string): string 
   closeSync(fd);
   writeFileSync(config, JSON.stringify(syntheticConfig(name), null, 2));
   return dir;
+}
+
+const CONTROL_TOKENS = ["<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|fim_pre|>", "<|fim_mid|>", "<|fim_suf|>", "<|im_start|>", "<|im_end|>"];
+
+/**
+ * tokenizer.ggml.* metadata of a synthetic byte-level BPE vocabulary of `size` tokens: LFM2's control
+ * tokens, the 256 byte symbols, then merges of two byte symbols. The benchmarks feed token ids, so
+ * only its shape matters; it is a consistent vocabulary llama.cpp accepts.
+ */
+export function syntheticTokenizerMetadata(size: number): Record<string, GgufEntry> {
+  const bytes: string[] = [];
+  for (let b = 0, next = 256; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    bytes.push(String.fromCharCode(printable ? b : next++));
+  }
+  const tokens = [...CONTROL_TOKENS, ...bytes];
+  const merges: string[] = [];
+  for (let i = 0; tokens.length < size; i++) {
+    const [a, b] = [bytes[i % 256], bytes[Math.floor(i / 256) % 256]];
+    tokens.push(a + b);
+    merges.push(`${a} ${b}`);
+  }
+  return {
+    "tokenizer.ggml.model": { type: "string", value: "gpt2" },
+    "tokenizer.ggml.pre": { type: "string", value: "lfm2" },
+    "tokenizer.ggml.tokens": { type: "string[]", value: tokens },
+    "tokenizer.ggml.token_type": { type: "i32[]", value: tokens.map((_, i) => (i < CONTROL_TOKENS.length ? 3 : 1)) },
+    "tokenizer.ggml.merges": { type: "string[]", value: merges },
+    "tokenizer.ggml.bos_token_id": { type: "u32", value: 1 },
+    "tokenizer.ggml.eos_token_id": { type: "u32", value: 7 },
+    "tokenizer.ggml.padding_token_id": { type: "u32", value: 0 },
+    "tokenizer.ggml.add_bos_token": { type: "bool", value: true },
+  };
 }

@@ -1,0 +1,79 @@
+/** llama.cpp GGUF files: written from a fixture, read back as a model and as a tokenizer. */
+import { readFileSync, truncateSync, copyFileSync } from "node:fs";
+import { basename, join } from "node:path";
+import { Checkpoint, GgufFile, quantizeBlockwise } from "@lfmkit/core";
+import { dequantizeBlocks as dequantize, maxAbsDiff, readJson, scratchDir, testCacheDir, textFixtures, tokenizerFixtures } from "@lfmkit/testing";
+import { TextTokenizer, ggufTokenizerMetadata } from "@lfmkit/tokenizer";
+import { describe, expect, test } from "vitest";
+import { TextModel, exportGguf } from "../src/index.js";
+import { ggufTensorFor } from "../src/gguf-names.js";
+
+const ggufNameOf = (relative: string) => ggufTensorFor(relative)?.name;
+
+const dense = textFixtures().filter((dir) => readJson(join(dir, "config.json")).model_type === "lfm2");
+
+describe.each(dense)("GGUF export of %s", (fixture) => {
+  const out = scratchDir("gguf");
+  const file = (type: string) => exportGguf(fixture, join(out, `${basename(fixture)}-${type}.gguf`), type as "F32", ggufTokenizerMetadata(fixture));
+  const reference = Checkpoint.openFile(join(fixture, "reference.safetensors"));
+  const promptIds = reference.readInts("input_ids");
+
+  test("an F32 GGUF reproduces the reference logits", async () => {
+    const model = await TextModel.load(file("F32"), { logits: "all", cacheDir: testCacheDir() });
+    const { logits } = await model.forward(model.newState(), promptIds);
+    expect(maxAbsDiff(logits, reference.readF32("logits"))).toBeLessThanOrEqual(1e-3);
+    await model.dispose();
+  });
+
+  test.each(["Q8_0", "Q4_0"] as const)("%s blocks survive lfmkit's re-quantization unchanged", (type) => {
+    const gguf = GgufFile.open(file(type));
+    const bits = type === "Q8_0" ? 8 : 4;
+    for (const info of gguf.tensors.values()) {
+      if (info.type !== type) continue;
+      const values = gguf.readF32(info.name);
+      const [rows, cols] = info.shape;
+      const again = dequantize(quantizeBlockwise(values, rows, cols, bits), rows, cols);
+      expect(maxAbsDiff(again, values), info.name).toBe(0);
+    }
+  });
+
+  test.each(["Q8_0", "Q4_0"] as const)("%s tensors decode to within their quantization step of the weights", (type) => {
+    const gguf = GgufFile.open(file(type));
+    const weights = Checkpoint.open(fixture);
+    const prefix = weights.names().find((n) => n.endsWith("embed_tokens.weight"))!.replace("embed_tokens.weight", "");
+    for (const info of gguf.tensors.values()) {
+      if (info.type !== type) continue;
+      const hfName = weights.names().find((n) => ggufNameOf(n.slice(prefix.length)) === info.name)!;
+      const original = weights.readF32(hfName);
+      const decoded = gguf.readF32(info.name);
+      for (let block = 0; block < original.length / 32; block++) {
+        const slice = original.subarray(block * 32, block * 32 + 32);
+        const step = Math.max(...slice.map(Math.abs)) / (type === "Q8_0" ? 127 : 8);
+        // Rounding costs half a step, the f16 scale up to 2^-11 of it per code unit; Q4_0's codes run
+        // -8..7, so the extreme opposite the one that set the scale clips by up to a whole step.
+        const bound = type === "Q8_0" ? step * (0.5 + 127 * 2 ** -11) : step * (1 + 8 * 2 ** -11);
+        expect(maxAbsDiff(decoded.subarray(block * 32, block * 32 + 32), slice)).toBeLessThanOrEqual(bound);
+      }
+    }
+  });
+
+  test("the tokenizer read from the GGUF encodes, decodes and templates as the folder's", () => {
+    const fromGguf = TextTokenizer.load(file("F32"));
+    const fromFolder = TextTokenizer.load(fixture);
+    const texts = [fromFolder.decode(promptIds), ...tokenizerFixtures().flatMap((dir) => readJson(join(dir, "reference.json")).encode.map((c: { text: string }) => c.text))];
+    for (const text of texts) {
+      expect(fromGguf.encode(text)).toEqual(fromFolder.encode(text));
+      expect(fromGguf.encode(text, { addSpecialTokens: true })).toEqual(fromFolder.encode(text, { addSpecialTokens: true }));
+    }
+    expect(fromGguf.decode(promptIds)).toEqual(fromFolder.decode(promptIds));
+    const messages = [{ role: "system", content: "Be brief." }, { role: "user", content: "Write one short sentence about the sea." }];
+    expect(fromGguf.applyChatTemplate(messages, { addGenerationPrompt: true })).toEqual(fromFolder.applyChatTemplate(messages, { addGenerationPrompt: true }));
+  });
+
+  test("a truncated GGUF names the tensor that runs past its end", async () => {
+    const broken = join(out, "broken.gguf");
+    copyFileSync(file("F32"), broken);
+    truncateSync(broken, readFileSync(broken).length - 4096);
+    await expect(TextModel.load(broken, { cacheDir: testCacheDir() })).rejects.toThrow(/broken\.gguf: tensor .*truncated/);
+  });
+});

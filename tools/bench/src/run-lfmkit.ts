@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+/**
+ * One lfmkit measurement in a fresh process (so peak RSS is its own): load, prefill, decode, and
+ * optionally decode after a long context. Prints one JSON line.
+ */
+import { argmax } from "@lfmkit/core";
+import { TextModel } from "@lfmkit/text";
+import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
+
+const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
+const loadStart = performance.now();
+const model = await TextModel.load(spec.model, { dtype: spec.dtype as "f32" | "q8" | "q4", threads: spec.threads });
+const loadMs = performance.now() - loadStart;
+const vocab = spec.vocab;
+const next = (logits: Float32Array) => argmax(logits.subarray(logits.length - vocab));
+
+async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32Array): Promise<number> {
+  const start = performance.now();
+  for (let i = 0; i < spec.decodeTokens; i++) ({ logits } = await model.forward(state, [next(logits)]));
+  return (spec.decodeTokens / (performance.now() - start)) * 1000;
+}
+
+const state = model.newState();
+const prompt = syntheticPrompt(spec.promptTokens, vocab);
+const prefillStart = performance.now();
+const { logits } = await model.forward(state, prompt);
+const prefillMs = performance.now() - prefillStart;
+const firstToken = next(logits);
+const timeToFirstTokenMs = performance.now() - prefillStart;
+const decodeTokensPerSecond = await decode(state, logits);
+
+let decodeLongTokensPerSecond: number | undefined;
+if (spec.longContext > 0) {
+  const long = model.newState();
+  const { logits: longLogits } = await model.forward(long, syntheticPrompt(spec.longContext, vocab));
+  decodeLongTokensPerSecond = await decode(long, longLogits);
+}
+await model.dispose();
+const result: RunResult = {
+  loadMs,
+  graphCached: !model.graph.built,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  prefillTokensPerSecond: (spec.promptTokens / prefillMs) * 1000,
+  timeToFirstTokenMs,
+  decodeTokensPerSecond,
+  decodeLongTokensPerSecond,
+  firstToken,
+};
+console.log(JSON.stringify(result));

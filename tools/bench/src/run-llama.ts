@@ -1,0 +1,57 @@
+#!/usr/bin/env node
+/** The same measurement as run-lfmkit, with node-llama-cpp (llama.cpp's CPU backend) on a GGUF. */
+import { LlamaLogLevel, getLlama } from "node-llama-cpp";
+import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
+
+const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
+const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
+const loadStart = performance.now();
+const model = await llama.loadModel({ modelPath: spec.model, gpuLayers: 0 });
+const contextSize = Math.max(spec.promptTokens, spec.longContext) + spec.decodeTokens + 16;
+const context = await model.createContext({ contextSize, threads: spec.threads, batchSize: 512 });
+const loadMs = performance.now() - loadStart;
+
+async function decode(sequence: ReturnType<typeof context.getSequence>, last: number): Promise<number> {
+  const start = performance.now();
+  let produced = 0;
+  for await (const _ of sequence.evaluate([last as never], { temperature: 0 })) {
+    if (++produced >= spec.decodeTokens) break;
+  }
+  return (spec.decodeTokens / (performance.now() - start)) * 1000;
+}
+
+const prompt = syntheticPrompt(spec.promptTokens, spec.vocab);
+const sequence = context.getSequence();
+const prefillStart = performance.now();
+await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
+const prefillMs = performance.now() - prefillStart;
+let firstToken = -1;
+for await (const token of sequence.evaluate([prompt[prompt.length - 1] as never], { temperature: 0 })) {
+  firstToken = Number(token);
+  break;
+}
+const timeToFirstTokenMs = performance.now() - prefillStart;
+await sequence.clearHistory();
+await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
+const decodeTokensPerSecond = await decode(sequence, prompt[prompt.length - 1]);
+
+let decodeLongTokensPerSecond: number | undefined;
+if (spec.longContext > 0) {
+  await sequence.clearHistory();
+  const long = syntheticPrompt(spec.longContext, spec.vocab);
+  await sequence.evaluateWithoutGeneratingNewTokens(long.slice(0, -1) as never[]);
+  decodeLongTokensPerSecond = await decode(sequence, long[long.length - 1]);
+}
+await context.dispose();
+await model.dispose();
+const result: RunResult = {
+  loadMs,
+  graphCached: true,
+  peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  prefillTokensPerSecond: ((spec.promptTokens - 1) / prefillMs) * 1000,
+  timeToFirstTokenMs,
+  decodeTokensPerSecond,
+  decodeLongTokensPerSecond,
+  firstToken,
+};
+console.log(JSON.stringify(result));
