@@ -37,9 +37,13 @@ export function halfToFloat(h: number): number {
   return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }
 
-/** Round-to-nearest-even float32 → float16 bits (scales of Q8_0 / Q4_0 blocks). */
+const scratchFloat = new Float32Array(1);
+const scratchBits = new Uint32Array(scratchFloat.buffer);
+
+/** Round-to-nearest-even float32 → float16 bits (F16 tensors, scales of Q8_0 / Q4_0 blocks). */
 export function floatToHalf(value: number): number {
-  const bits = new Uint32Array(new Float32Array([value]).buffer)[0];
+  scratchFloat[0] = value;
+  const bits = scratchBits[0];
   const sign = (bits >>> 16) & 0x8000;
   const exponent = (bits >>> 23) & 0xff;
   let mantissa = bits & 0x7fffff;

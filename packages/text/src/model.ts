@@ -15,7 +15,7 @@ export const loadOptionsSchema = z.object({
   logits: z.enum(["all", "last"]).default("last"),
   hiddenStates: z.boolean().default(false),
   /** Longest prompt chunk per forward pass; longer inputs run as several passes. */
-  prefillChunk: z.number().int().positive().default(512),
+  prefillChunk: z.number().int().positive().default(256),
 });
 
 export type LoadOptions = z.input<typeof loadOptionsSchema>;

@@ -7,7 +7,7 @@
  * stdout is the summary, whose `ratios` are lfmkit ÷ llama.cpp.
  */
 import { spawnSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -43,7 +43,6 @@ const reps = args.quick ? 1 : args.reps;
 const decodeTokens = args.quick ? 64 : 128;
 const promptTokens = 512;
 const longContext = args.quick ? 0 : 4096;
-const benchCache = join(args.work, "graph-cache");
 
 function run(script: string, spec: RunSpec, cacheDir: string): RunResult {
   const child = spawnSync(process.execPath, [join(here, script), JSON.stringify(spec)], {
@@ -66,12 +65,15 @@ for (const pair of PAIRS) {
   ggufs.set(`${pair.shape}/${pair.llama}`, exportGguf(dir, join(args.work, `${pair.shape}-${pair.llama}.gguf`), pair.llama, syntheticTokenizerMetadata(VOCAB)));
 }
 
-type Sample = { lfmkit: RunResult[]; llama: RunResult[]; coldLoadMs: number };
+// Each pair's first lfmkit run builds its graph into an empty cache (the cold load); the measured runs
+// then load it from there (graph-cached loads).
+type Sample = { lfmkit: RunResult[]; llama: RunResult[]; coldLoadMs: number; cacheDir: string };
 const samples = new Map<string, Sample>();
 for (const pair of PAIRS) {
   const key = `${pair.shape}/${pair.lfmkit}`;
-  const cold = run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, 1, 0), mkdtempSync(join(tmpdir(), "lfmkit-cold-")));
-  samples.set(key, { lfmkit: [], llama: [], coldLoadMs: cold.loadMs });
+  const cacheDir = mkdtempSync(join(tmpdir(), "lfmkit-bench-"));
+  const cold = run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, 1, 0), cacheDir);
+  samples.set(key, { lfmkit: [], llama: [], coldLoadMs: cold.loadMs, cacheDir });
   log(`${key}: cold load (graph built) ${Math.round(cold.loadMs)} ms`);
 }
 function spec(pair: (typeof PAIRS)[number], model: string, dtype: string, decode: number, long: number): RunSpec {
@@ -81,11 +83,13 @@ for (let rep = 0; rep < reps; rep++) {
   for (const pair of PAIRS) {
     const sample = samples.get(`${pair.shape}/${pair.lfmkit}`)!;
     const long = pair.longContext ? longContext : 0;
-    sample.lfmkit.push(run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, decodeTokens, long), benchCache));
-    sample.llama.push(run("run-llama.js", spec(pair, ggufs.get(`${pair.shape}/${pair.llama}`)!, pair.llama, decodeTokens, long), benchCache));
+    sample.lfmkit.push(run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, decodeTokens, long), sample.cacheDir));
+    sample.llama.push(run("run-llama.js", spec(pair, ggufs.get(`${pair.shape}/${pair.llama}`)!, pair.llama, decodeTokens, long), sample.cacheDir));
     log(`rep ${rep + 1}/${reps} ${pair.shape} ${pair.lfmkit}/${pair.llama} done`);
   }
 }
+
+for (const sample of samples.values()) rmSync(sample.cacheDir, { recursive: true, force: true });
 
 const rows = PAIRS.map((pair) => {
   const s = samples.get(`${pair.shape}/${pair.lfmkit}`)!;

@@ -18,6 +18,7 @@ const argsSchema = z.object({
   decodeTokens: z.coerce.number().int().positive(),
   runs: z.coerce.number().int().positive(),
   threads: z.coerce.number().int().positive().optional(),
+  prefillChunk: z.coerce.number().int().positive().optional(),
   json: z.boolean().default(false),
 });
 
@@ -29,6 +30,7 @@ const program = new Command()
   .option("--decode-tokens <n>", "tokens decoded after the prompt", "128")
   .option("--runs <n>", "repetitions (the median is reported)", "3")
   .option("--threads <n>", "ONNX Runtime intra-op threads")
+  .option("--prefill-chunk <n>", "longest prompt chunk per forward pass (default 512)")
   .option("--json", "print the result as one JSON line");
 program.parse();
 const args = argsSchema.parse(program.opts());
@@ -36,7 +38,7 @@ const args = argsSchema.parse(program.opts());
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 const loadStart = performance.now();
-const model = await TextModel.load(args.model, { dtype: args.dtype, threads: args.threads });
+const model = await TextModel.load(args.model, { dtype: args.dtype, threads: args.threads, prefillChunk: args.prefillChunk });
 const loadMs = performance.now() - loadStart;
 const vocab = model.config.vocabSize;
 const tokens = Math.min(args.promptTokens, model.config.maxPositions - args.decodeTokens);
@@ -62,6 +64,7 @@ const result = {
   model: basename(args.model),
   dtype: args.dtype,
   threads: args.threads ?? "default",
+  prefillChunk: args.prefillChunk ?? 512,
   promptTokens: tokens,
   decodeTokens: args.decodeTokens,
   runs: args.runs,
