@@ -20,6 +20,13 @@ async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32A
   return (spec.decodeTokens / (performance.now() - start)) * 1000;
 }
 
+// Warm-up (as llama-bench does): first-run allocations and page faults are not throughput.
+{
+  const warm = model.newState();
+  let { logits } = await model.forward(warm, syntheticPrompt(32, vocab));
+  for (let i = 0; i < 4; i++) ({ logits } = await model.forward(warm, [next(logits)]));
+}
+
 const state = model.newState();
 const prompt = syntheticPrompt(spec.promptTokens, vocab);
 const prefillStart = performance.now();

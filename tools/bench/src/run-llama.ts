@@ -20,8 +20,16 @@ async function decode(sequence: ReturnType<typeof context.getSequence>, last: nu
   return (spec.decodeTokens / (performance.now() - start)) * 1000;
 }
 
-const prompt = syntheticPrompt(spec.promptTokens, spec.vocab);
 const sequence = context.getSequence();
+// Warm-up, the same as run-lfmkit's.
+{
+  const warm = syntheticPrompt(32, spec.vocab);
+  await sequence.evaluateWithoutGeneratingNewTokens(warm.slice(0, -1) as never[]);
+  let produced = 0;
+  for await (const _ of sequence.evaluate([warm[warm.length - 1] as never], { temperature: 0 })) if (++produced >= 4) break;
+  await sequence.clearHistory();
+}
+const prompt = syntheticPrompt(spec.promptTokens, spec.vocab);
 const prefillStart = performance.now();
 await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
 const prefillMs = performance.now() - prefillStart;
