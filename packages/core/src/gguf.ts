@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { floatToHalf, halfToFloat, widenToF32 } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
 import { readFileRange } from "./file-range.js";
+import { quantizeBlockwise } from "./quantize.js";
 
 export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
@@ -142,35 +143,29 @@ function dequantizeGgmlBlocks(type: "Q8_0" | "Q4_0", bytes: Uint8Array): Float32
   return out;
 }
 
-/** Quantizes float32 values (a multiple of 32) into Q8_0 or Q4_0 blocks, as llama.cpp's reference quantizer. */
+/**
+ * Quantizes float32 values (a multiple of 32) into Q8_0 or Q4_0 blocks. The codes and scales are
+ * `quantizeBlockwise`'s (the same rule as llama.cpp's reference quantizer); only the byte layout
+ * differs: int8 codes without offset, Q4_0 nibbles split into halves, scales stored as f16.
+ */
 export function quantizeGgml(type: "Q8_0" | "Q4_0", values: Float32Array): Uint8Array {
+  const bits = type === "Q8_0" ? 8 : 4;
+  const q = quantizeBlockwise(values, values.length / BLOCK, BLOCK, bits, BLOCK);
   const blockBytes = type === "Q8_0" ? 34 : 18;
-  const blocks = values.length / BLOCK;
-  const out = new Uint8Array(blocks * blockBytes);
+  const blob = (BLOCK * bits) / 8;
+  const out = new Uint8Array(q.scales.length * blockBytes);
   const view = new DataView(out.buffer);
-  for (let b = 0; b < blocks; b++) {
+  q.scales.forEach((scale, b) => {
     const base = b * blockBytes;
-    let extreme = 0;
-    let magnitude = 0;
+    view.setUint16(base, floatToHalf(scale), true);
     for (let j = 0; j < BLOCK; j++) {
-      const x = values[b * BLOCK + j];
-      if (Math.abs(x) > magnitude) {
-        magnitude = Math.abs(x);
-        extreme = x;
-      }
-    }
-    const d = type === "Q8_0" ? magnitude / 127 : extreme / -8;
-    const inverse = d === 0 ? 0 : 1 / d;
-    view.setUint16(base, floatToHalf(d), true);
-    for (let j = 0; j < BLOCK; j++) {
-      const x = values[b * BLOCK + j] * inverse;
-      if (type === "Q8_0") view.setInt8(base + 2 + j, Math.round(x));
+      if (bits === 8) view.setInt8(base + 2 + j, q.data[b * blob + j] - 128);
       else {
-        const code = Math.min(15, Math.floor(x + 8.5));
+        const code = (q.data[b * blob + (j >> 1)] >> ((j & 1) * 4)) & 15;
         out[base + 2 + (j & 15)] |= j < 16 ? code : code << 4;
       }
     }
-  }
+  });
   return out;
 }
 

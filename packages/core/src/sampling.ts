@@ -28,11 +28,11 @@ export class Sampler {
     this.random = mulberry32(this.options.seed ?? Math.floor(Math.random() * 2 ** 32));
   }
 
-  /** `logits` is modified in place; `history` holds the prompt and generated ids. */
-  sample(logits: Float32Array, history: Iterable<number>): number {
+  /** `logits` is modified in place; `seen` holds the ids of the prompt and of what was generated. */
+  sample(logits: Float32Array, seen: ReadonlySet<number>): number {
     const { temperature, topK, topP, minP, repetitionPenalty } = this.options;
     if (repetitionPenalty !== 1) {
-      for (const id of new Set(history)) {
+      for (const id of seen) {
         const x = logits[id];
         logits[id] = x > 0 ? x / repetitionPenalty : x * repetitionPenalty;
       }

@@ -90,7 +90,7 @@ function ggufConfig(file: GgufFile): Lfm2Config {
             num_experts_per_tok: num("expert_used_count"),
             moe_intermediate_size: num("expert_feed_forward_length"),
             num_dense_layers: num("leading_dense_block_count", 0),
-            use_expert_bias: file.tensors.has("blk.0.exp_probs_b.bias") || [...file.tensors.keys()].some((n) => n.endsWith("exp_probs_b.bias")),
+            use_expert_bias: [...file.tensors.keys()].some((n) => n.endsWith(".exp_probs_b.bias")),
             norm_topk_prob: true,
           }
         : {}),

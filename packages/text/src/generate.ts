@@ -53,7 +53,8 @@ export async function* generate(
   const sampler = new Sampler(options);
   const decoder = tokenizer.streamDecoder();
   const state = model.newState();
-  const history = [...promptIds];
+  const seen = new Set(promptIds);
+  const longestStop = Math.max(0, ...stop.map((s) => s.length));
   const ids: number[] = [];
   let text = "";
   let emitted = 0;
@@ -67,16 +68,17 @@ export async function* generate(
 
   while (ids.length < maxTokens) {
     signal?.throwIfAborted();
-    const id = sampler.sample(lastRow(logits, model.config.vocabSize), history);
+    const id = sampler.sample(lastRow(logits, model.config.vocabSize), seen);
     if (ids.length === 0) firstTokenMs = performance.now() - start;
     if (stopIds.has(id)) {
       finishReason = "stop";
       break;
     }
     ids.push(id);
-    history.push(id);
+    seen.add(id);
     text += decoder.push(id);
-    const stopAt = findStop(text, stop);
+    // A stop string can only end in the new text, so only the tail that could hold one is searched.
+    const stopAt = findStop(text, stop, Math.max(0, emitted - longestStop));
     if (stopAt !== undefined) {
       text = text.slice(0, stopAt);
       finishReason = "stop";
@@ -113,10 +115,10 @@ function lastRow(logits: Float32Array, vocab: number): Float32Array {
   return logits.subarray(logits.length - vocab);
 }
 
-function findStop(text: string, stops: readonly string[]): number | undefined {
+function findStop(text: string, stops: readonly string[], from: number): number | undefined {
   let first: number | undefined;
   for (const s of stops) {
-    const at = s ? text.indexOf(s) : -1;
+    const at = s ? text.indexOf(s, from) : -1;
     if (at >= 0 && (first === undefined || at < first)) first = at;
   }
   return first;

@@ -4,7 +4,7 @@ import { argmax } from "@lfmkit/core";
 import { readJson, repoRoot, testCacheDir } from "@lfmkit/testing";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
-import { TextModel, generate, type LoadOptions } from "../src/index.js";
+import { TextModel, generate, type GenerationEvent, type LoadOptions } from "../src/index.js";
 
 const dir = join(repoRoot(), "models", "lfmkit-demo");
 const samples = readJson<{ samples: { prompt: string; image?: string; prompt_ids: number[]; ids: number[]; text: string }[] }>(
@@ -61,5 +61,39 @@ describe("lfmkit-demo text answers", () => {
     expect(agree / total).toBeGreaterThanOrEqual(bound);
     await exact.dispose();
     await approx.dispose();
+  });
+
+  test("a stop string ends generation before it, and the streamed deltas add up to the final text", async () => {
+    const sample = samples[0];
+    const stop = sample.text.slice(sample.text.indexOf("(") , sample.text.indexOf(")") + 1);
+    expect(stop.length).toBeGreaterThan(1);
+    const model = await load({});
+    let streamed = "";
+    let done: GenerationEvent | undefined;
+    for await (const event of generate(model, tokenizer, sample.prompt_ids, { temperature: 0, maxTokens: sample.ids.length + 4, stop: [stop] })) {
+      if (event.type === "token") streamed += event.text;
+      else done = event;
+    }
+    expect(done?.type === "done" && done.finishReason).toBe("stop");
+    expect(done?.type === "done" && done.text).toBe(sample.text.slice(0, sample.text.indexOf(stop)));
+    expect(streamed).toBe(done?.type === "done" ? done.text : undefined);
+    await model.dispose();
+  });
+
+  test("aborting the signal rejects the iteration with its reason", async () => {
+    const model = await load({});
+    const controller = new AbortController();
+    const tokens: number[] = [];
+    const run = async () => {
+      for await (const event of generate(model, tokenizer, samples[0].prompt_ids, { temperature: 0, maxTokens: 50, signal: controller.signal })) {
+        if (event.type === "token") {
+          tokens.push(event.id);
+          controller.abort(new Error("stopped by the test"));
+        }
+      }
+    };
+    await expect(run()).rejects.toThrow("stopped by the test");
+    expect(tokens).toHaveLength(1);
+    await model.dispose();
   });
 });

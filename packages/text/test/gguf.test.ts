@@ -3,7 +3,7 @@ import { readFileSync, truncateSync, copyFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Checkpoint, GgufFile, quantizeBlockwise } from "@lfmkit/core";
 import { dequantizeBlocks as dequantize, maxAbsDiff, readJson, scratchDir, testCacheDir, textFixtures, tokenizerFixtures } from "@lfmkit/testing";
-import { TextTokenizer, ggufTokenizerMetadata } from "@lfmkit/tokenizer";
+import { TextTokenizer, folderVocabulary, ggufTokenizerEntries } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
 import { TextModel, exportGguf } from "../src/index.js";
 import { ggufTensorFor } from "../src/gguf-names.js";
@@ -14,7 +14,7 @@ const dense = textFixtures().filter((dir) => readJson(join(dir, "config.json")).
 
 describe.each(dense)("GGUF export of %s", (fixture) => {
   const out = scratchDir("gguf");
-  const file = (type: string) => exportGguf(fixture, join(out, `${basename(fixture)}-${type}.gguf`), type as "F32", ggufTokenizerMetadata(fixture));
+  const file = (type: string) => exportGguf(fixture, join(out, `${basename(fixture)}-${type}.gguf`), type as "F32", ggufTokenizerEntries(folderVocabulary(fixture)));
   const reference = Checkpoint.openFile(join(fixture, "reference.safetensors"));
   const promptIds = reference.readInts("input_ids");
 

@@ -2,7 +2,7 @@
  * GPT-2 byte-level alphabet: every byte maps to one printable character, so BPE pieces are strings.
  * Printable Latin-1 bytes map to themselves; the rest map to code points from 256 upwards, in order.
  */
-function byteToCharTable(): string[] {
+export function byteLevelAlphabet(): string[] {
   const table: string[] = new Array(256);
   let next = 256;
   for (let b = 0; b < 256; b++) {
@@ -12,7 +12,7 @@ function byteToCharTable(): string[] {
   return table;
 }
 
-const CHAR_TO_BYTE = new Map(byteToCharTable().map((ch, b) => [ch, b]));
+const CHAR_TO_BYTE = new Map(byteLevelAlphabet().map((ch, b) => [ch, b]));
 
 /** The raw bytes a byte-level BPE piece stands for. */
 export function byteLevelPieceToBytes(piece: string): Uint8Array {

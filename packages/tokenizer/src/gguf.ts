@@ -22,38 +22,62 @@ interface TokenizerJson {
   post_processor?: { type?: string; single?: unknown[] } | null;
 }
 
-/** tokenizer.ggml.* metadata for the tokenizer in `dir` (tokenizer.json, tokenizer_config.json, chat template). */
-export function ggufTokenizerMetadata(dir: string): Record<string, GgufEntry> {
+/** A byte-level BPE vocabulary as GGUF stores it. */
+export interface GgufVocabulary {
+  /** Token strings by id. */
+  readonly tokens: readonly string[];
+  /** Ids of control (special) tokens; every other token is normal. */
+  readonly controlIds: ReadonlySet<number>;
+  /** "a b" pairs, highest priority first. */
+  readonly merges: readonly string[];
+  readonly bosId?: number;
+  readonly eosId?: number;
+  readonly padId?: number;
+  readonly addBos: boolean;
+  readonly chatTemplate?: string;
+}
+
+/** tokenizer.ggml.* metadata for a vocabulary (llama.cpp's "gpt2" model with the "lfm2" pre-tokenizer). */
+export function ggufTokenizerEntries(vocabulary: GgufVocabulary): Record<string, GgufEntry> {
+  const entries: Record<string, GgufEntry> = {
+    "tokenizer.ggml.model": { type: "string", value: "gpt2" },
+    "tokenizer.ggml.pre": { type: "string", value: "lfm2" },
+    "tokenizer.ggml.tokens": { type: "string[]", value: vocabulary.tokens },
+    "tokenizer.ggml.token_type": { type: "i32[]", value: vocabulary.tokens.map((_, id) => (vocabulary.controlIds.has(id) ? TOKEN_TYPE.control : TOKEN_TYPE.normal)) },
+    "tokenizer.ggml.merges": { type: "string[]", value: vocabulary.merges },
+    "tokenizer.ggml.add_bos_token": { type: "bool", value: vocabulary.addBos },
+  };
+  for (const [key, id] of [["bos", vocabulary.bosId], ["eos", vocabulary.eosId], ["padding", vocabulary.padId]] as const) {
+    if (id !== undefined) entries[`tokenizer.ggml.${key}_token_id`] = { type: "u32", value: id };
+  }
+  if (vocabulary.chatTemplate) entries["tokenizer.chat_template"] = { type: "string", value: vocabulary.chatTemplate };
+  return entries;
+}
+
+/** The vocabulary of the tokenizer folder `dir` (tokenizer.json, tokenizer_config.json, chat template). */
+export function folderVocabulary(dir: string): GgufVocabulary {
   const json = JSON.parse(readFileSync(join(dir, "tokenizer.json"), "utf8")) as TokenizerJson;
   const config = existsSync(join(dir, "tokenizer_config.json")) ? JSON.parse(readFileSync(join(dir, "tokenizer_config.json"), "utf8")) : {};
   const size = Math.max(...Object.values(json.model.vocab), ...json.added_tokens.map((t) => t.id)) + 1;
   const tokens = new Array<string>(size).fill("");
-  const types = new Array<number>(size).fill(TOKEN_TYPE.normal);
   for (const [piece, id] of Object.entries(json.model.vocab)) tokens[id] = piece;
-  for (const t of json.added_tokens) {
-    tokens[t.id] = t.content;
-    if (t.special) types[t.id] = TOKEN_TYPE.control;
-  }
+  for (const t of json.added_tokens) tokens[t.id] = t.content;
   const idOf = (token: unknown) => {
     const content = typeof token === "string" ? token : (token as { content?: string } | undefined)?.content;
-    return content === undefined ? undefined : tokens.indexOf(content);
+    const id = content === undefined ? -1 : tokens.indexOf(content);
+    return id >= 0 ? id : undefined;
   };
-  const metadata: Record<string, GgufEntry> = {
-    "tokenizer.ggml.model": { type: "string", value: "gpt2" },
-    "tokenizer.ggml.pre": { type: "string", value: "lfm2" },
-    "tokenizer.ggml.tokens": { type: "string[]", value: tokens },
-    "tokenizer.ggml.token_type": { type: "i32[]", value: types },
-    "tokenizer.ggml.merges": { type: "string[]", value: json.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m)) },
-    "tokenizer.ggml.add_bos_token": { type: "bool", value: json.post_processor?.type === "TemplateProcessing" },
-  };
-  for (const [key, token] of [["bos", config.bos_token], ["eos", config.eos_token], ["padding", config.pad_token]] as const) {
-    const id = idOf(token);
-    if (id !== undefined && id >= 0) metadata[`tokenizer.ggml.${key}_token_id`] = { type: "u32", value: id };
-  }
   const templatePath = join(dir, "chat_template.jinja");
-  const template = existsSync(templatePath) ? readFileSync(templatePath, "utf8") : typeof config.chat_template === "string" ? config.chat_template : undefined;
-  if (template) metadata["tokenizer.chat_template"] = { type: "string", value: template };
-  return metadata;
+  return {
+    tokens,
+    controlIds: new Set(json.added_tokens.filter((t) => t.special).map((t) => t.id)),
+    merges: json.model.merges.map((m) => (Array.isArray(m) ? m.join(" ") : m)),
+    bosId: idOf(config.bos_token),
+    eosId: idOf(config.eos_token),
+    padId: idOf(config.pad_token),
+    addBos: json.post_processor?.type === "TemplateProcessing",
+    chatTemplate: existsSync(templatePath) ? readFileSync(templatePath, "utf8") : typeof config.chat_template === "string" ? config.chat_template : undefined,
+  };
 }
 
 /** The tokenizer.json and tokenizer_config.json equivalent to a GGUF file's tokenizer metadata. */

@@ -68,16 +68,15 @@ export class TextTokenizer {
       const { tokenizerJson, tokenizerConfig } = tokenizerFilesFromGguf(path);
       return TextTokenizer.fromJson(tokenizerJson, tokenizerConfig, undefined, path);
     }
-    const dir = path;
-    const tokenizerPath = join(dir, "tokenizer.json");
-    if (!existsSync(tokenizerPath)) throw new LfmkitError("tokenizer.json not found (the model folder needs its tokenizer)", dir);
-    const configPath = join(dir, "tokenizer_config.json");
-    const templatePath = join(dir, "chat_template.jinja");
+    const tokenizerPath = join(path, "tokenizer.json");
+    if (!existsSync(tokenizerPath)) throw new LfmkitError("tokenizer.json not found (the model folder needs its tokenizer)", path);
+    const configPath = join(path, "tokenizer_config.json");
+    const templatePath = join(path, "chat_template.jinja");
     return TextTokenizer.fromJson(
       readJsonFile(tokenizerPath),
       existsSync(configPath) ? readJsonFile(configPath) : {},
       existsSync(templatePath) ? readFileSync(templatePath, "utf8") : undefined,
-      dir,
+      path,
     );
   }
 

@@ -6,7 +6,6 @@
  * Prints a table; writes results/compare.json and results/compare.svg. With --json the last line of
  * stdout is the summary, whose `ratios` are lfmkit ÷ llama.cpp.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,8 +14,8 @@ import { exportGguf } from "@lfmkit/text";
 import { Command } from "commander";
 import { z } from "zod";
 import { renderChart } from "./chart.js";
-import type { RunResult, RunSpec } from "./run-spec.js";
-import { syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
+import { measure, median, type RunResult, type RunSpec } from "./run-spec.js";
+import { SHAPE_VOCAB, syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const program = new Command()
@@ -38,23 +37,12 @@ const PAIRS = [
   { shape: "lfm2-1.2b", lfmkit: "q4", llama: "Q4_0", longContext: false },
   { shape: "lfm2-1.2b", lfmkit: "q8", llama: "Q8_0", longContext: false },
 ] as const;
-const VOCAB = 65536;
+const VOCAB = SHAPE_VOCAB;
 const reps = args.quick ? 1 : args.reps;
 const decodeTokens = args.quick ? 64 : 128;
 const promptTokens = 512;
 const longContext = args.quick ? 0 : 4096;
 
-function run(script: string, spec: RunSpec, cacheDir: string): RunResult {
-  const child = spawnSync(process.execPath, [join(here, script), JSON.stringify(spec)], {
-    encoding: "utf8",
-    maxBuffer: 1 << 24,
-    env: { ...process.env, LFMKIT_CACHE_DIR: cacheDir },
-  });
-  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.dtype}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
-  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
-}
-
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const log = (line: string) => (args.json ? process.stderr : process.stdout).write(`${line}\n`);
 
 const folders = new Map<string, string>();
@@ -72,7 +60,7 @@ const samples = new Map<string, Sample>();
 for (const pair of PAIRS) {
   const key = `${pair.shape}/${pair.lfmkit}`;
   const cacheDir = mkdtempSync(join(tmpdir(), "lfmkit-bench-"));
-  const cold = run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, 1, 0), cacheDir);
+  const cold = measure("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, 1, 0), cacheDir);
   samples.set(key, { lfmkit: [], llama: [], coldLoadMs: cold.loadMs, cacheDir });
   log(`${key}: cold load (graph built) ${Math.round(cold.loadMs)} ms`);
 }
@@ -83,8 +71,8 @@ for (let rep = 0; rep < reps; rep++) {
   for (const pair of PAIRS) {
     const sample = samples.get(`${pair.shape}/${pair.lfmkit}`)!;
     const long = pair.longContext ? longContext : 0;
-    sample.lfmkit.push(run("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, decodeTokens, long), sample.cacheDir));
-    sample.llama.push(run("run-llama.js", spec(pair, ggufs.get(`${pair.shape}/${pair.llama}`)!, pair.llama, decodeTokens, long), sample.cacheDir));
+    sample.lfmkit.push(measure("run-lfmkit.js", spec(pair, folders.get(pair.shape)!, pair.lfmkit, decodeTokens, long), sample.cacheDir));
+    sample.llama.push(measure("run-llama.js", spec(pair, ggufs.get(`${pair.shape}/${pair.llama}`)!, pair.llama, decodeTokens, long), sample.cacheDir));
     log(`rep ${rep + 1}/${reps} ${pair.shape} ${pair.lfmkit}/${pair.llama} done`);
   }
 }

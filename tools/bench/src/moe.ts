@@ -4,13 +4,13 @@
  * load time (graph built, then cached), peak RSS during a cached load against the loaded weight bytes,
  * and decode tokens/s at the same weight format. Results go to results/moe-<dtype>.json.
  */
-import { spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
+import { measure, type RunSpec } from "./run-spec.js";
+import { SHAPE_VOCAB, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const program = new Command()
@@ -31,32 +31,29 @@ const args = z
   })
   .parse(program.opts());
 
-const probeResult = z.object({ loadMs: z.number(), built: z.boolean(), peakRssBytes: z.number(), weightBytes: z.number(), decodeTokensPerSecond: z.number() });
-
-function probe(dir: string): z.infer<typeof probeResult> {
-  const run = spawnSync(process.execPath, [join(here, "load-probe.js"), dir, args.dtype, String(args.decodeTokens), ...(args.threads ? [String(args.threads)] : [])], {
-    encoding: "utf8",
-    maxBuffer: 1 << 24,
-  });
-  if (run.status !== 0) throw new Error(`load probe failed for ${dir}: ${run.stderr.trim().split("\n").at(-1)}`);
-  return probeResult.parse(JSON.parse(run.stdout.trim().split("\n").at(-1)!));
-}
-
 const gb = (bytes: number) => bytes / 1e9;
 const results: Record<string, unknown> = {};
 for (const shape of ["lfm2-8b-a1b", "lfm2-1.2b"] as ShapeName[]) {
-  const dir = writeSyntheticCheckpoint(shape, args.work);
-  const first = probe(dir);
-  const cached = probe(dir);
+  const spec: RunSpec = {
+    model: writeSyntheticCheckpoint(shape, args.work),
+    vocab: SHAPE_VOCAB,
+    dtype: args.dtype,
+    threads: args.threads,
+    promptTokens: 256,
+    decodeTokens: args.decodeTokens,
+    longContext: 0,
+  };
+  const first = measure("run-lfmkit.js", spec);
+  const cached = measure("run-lfmkit.js", spec);
   const rssLimit = 1.25 * cached.weightBytes + 300e6;
   results[shape] = {
-    buildLoadMs: first.built ? Math.round(first.loadMs) : null,
+    buildLoadMs: first.graphCached ? null : Math.round(first.loadMs),
     cachedLoadMs: Math.round(cached.loadMs),
     weightGB: +gb(cached.weightBytes).toFixed(3),
-    peakRssGB: +gb(cached.peakRssBytes).toFixed(3),
+    peakRssGB: +gb(cached.loadPeakRssBytes).toFixed(3),
     peakRssLimitGB: +gb(rssLimit).toFixed(3),
-    peakRssWithinLimit: cached.peakRssBytes <= rssLimit,
-    buildPeakRssGB: first.built ? +gb(first.peakRssBytes).toFixed(3) : null,
+    peakRssWithinLimit: cached.loadPeakRssBytes <= rssLimit,
+    buildPeakRssGB: first.graphCached ? null : +gb(first.loadPeakRssBytes).toFixed(3),
     decodeTokensPerSecond: +cached.decodeTokensPerSecond.toFixed(2),
   };
   if (!args.json) console.log(shape, results[shape]);

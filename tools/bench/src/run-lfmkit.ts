@@ -3,14 +3,17 @@
  * One lfmkit measurement in a fresh process (so peak RSS is its own): load, prefill, decode, and
  * optionally decode after a long context. Prints one JSON line.
  */
+import { statSync } from "node:fs";
 import { argmax } from "@lfmkit/core";
 import { TextModel } from "@lfmkit/text";
 import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const loadStart = performance.now();
-const model = await TextModel.load(spec.model, { dtype: spec.dtype as "f32" | "q8" | "q4", threads: spec.threads });
+const model = await TextModel.load(spec.model, { dtype: spec.dtype as "f32" | "q8" | "q4", threads: spec.threads, prefillChunk: spec.prefillChunk });
 const loadMs = performance.now() - loadStart;
+const loadPeakRssBytes = process.resourceUsage().maxRSS * 1024;
+const weightBytes = statSync(`${model.graph.path}.data`).size;
 const vocab = spec.vocab;
 const next = (logits: Float32Array) => argmax(logits.subarray(logits.length - vocab));
 
@@ -46,7 +49,9 @@ await model.dispose();
 const result: RunResult = {
   loadMs,
   graphCached: !model.graph.built,
+  loadPeakRssBytes,
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  weightBytes,
   prefillTokensPerSecond: (spec.promptTokens / prefillMs) * 1000,
   timeToFirstTokenMs,
   decodeTokensPerSecond,

@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 /** The same measurement as run-lfmkit, with node-llama-cpp (llama.cpp's CPU backend) on a GGUF. */
+import { statSync } from "node:fs";
 import { LlamaLogLevel, getLlama } from "node-llama-cpp";
 import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
 
@@ -10,6 +11,7 @@ const model = await llama.loadModel({ modelPath: spec.model, gpuLayers: 0 });
 const contextSize = Math.max(spec.promptTokens, spec.longContext) + spec.decodeTokens + 16;
 const context = await model.createContext({ contextSize, threads: spec.threads, batchSize: 512 });
 const loadMs = performance.now() - loadStart;
+const loadPeakRssBytes = process.resourceUsage().maxRSS * 1024;
 
 async function decode(sequence: ReturnType<typeof context.getSequence>, last: number): Promise<number> {
   const start = performance.now();
@@ -55,7 +57,9 @@ await model.dispose();
 const result: RunResult = {
   loadMs,
   graphCached: true,
+  loadPeakRssBytes,
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
+  weightBytes: statSync(spec.model).size,
   prefillTokensPerSecond: ((spec.promptTokens - 1) / prefillMs) * 1000,
   timeToFirstTokenMs,
   decodeTokensPerSecond,

@@ -1,3 +1,6 @@
+import { spawnSync } from "node:child_process";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 
 /** What one measurement child process runs. */
@@ -5,7 +8,10 @@ export const runSpecSchema = z.object({
   model: z.string(),
   vocab: z.number().int().positive(),
   dtype: z.string(),
-  threads: z.number().int().positive(),
+  /** Unset: each runtime's default. */
+  threads: z.number().int().positive().optional(),
+  /** lfmkit only: longest prompt chunk per forward pass (unset: the library default). */
+  prefillChunk: z.number().int().positive().optional(),
   promptTokens: z.number().int().positive(),
   decodeTokens: z.number().int().positive(),
   /** 0: no long-context decode. */
@@ -17,7 +23,11 @@ export type RunSpec = z.infer<typeof runSpecSchema>;
 export interface RunResult {
   loadMs: number;
   graphCached: boolean;
+  /** Peak RSS right after loading, and over the whole run. */
+  loadPeakRssBytes: number;
   peakRssBytes: number;
+  /** Bytes of the weights as loaded: lfmkit's graph data file, or the GGUF file. */
+  weightBytes: number;
   prefillTokensPerSecond: number;
   timeToFirstTokenMs: number;
   decodeTokensPerSecond: number;
@@ -28,4 +38,24 @@ export interface RunResult {
 /** A deterministic prompt of ordinary (non-control) ids spread over the vocabulary. */
 export function syntheticPrompt(length: number, vocab: number): number[] {
   return Array.from({ length }, (_, i) => 100 + ((i * 7919) % (vocab - 100)));
+}
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * Runs one measurement (`run-lfmkit.js` or `run-llama.js`) in a fresh process, so its peak RSS is its
+ * own, with `cacheDir` as lfmkit's graph cache when given.
+ */
+export function measure(script: "run-lfmkit.js" | "run-llama.js", spec: RunSpec, cacheDir?: string): RunResult {
+  const child = spawnSync(process.execPath, [join(here, script), JSON.stringify(spec)], {
+    encoding: "utf8",
+    maxBuffer: 1 << 24,
+    env: cacheDir ? { ...process.env, LFMKIT_CACHE_DIR: cacheDir } : process.env,
+  });
+  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.dtype}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
+}
+
+export function median(values: readonly number[]): number {
+  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 }

@@ -5,6 +5,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { GgufEntry } from "@lfmkit/core";
+import { byteLevelAlphabet, ggufTokenizerEntries } from "@lfmkit/tokenizer";
 
 const ATTENTION_LAYERS_DENSE = [2, 5, 8, 10, 12, 14];
 
@@ -22,7 +23,9 @@ export const SHAPES = {
 } as const;
 
 export type ShapeName = keyof typeof SHAPES;
-const VOCAB = 65536;
+/** Vocabulary size of every synthetic shape (the LFM2 tokenizer's). */
+export const SHAPE_VOCAB = 65536;
+const VOCAB = SHAPE_VOCAB;
 const KV_HEADS = 8;
 
 export function syntheticConfig(name: ShapeName): Record<string, unknown> {
@@ -176,11 +179,7 @@ const CONTROL_TOKENS = ["<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|fim_pr
  * only its shape matters; it is a consistent vocabulary llama.cpp accepts.
  */
 export function syntheticTokenizerMetadata(size: number): Record<string, GgufEntry> {
-  const bytes: string[] = [];
-  for (let b = 0, next = 256; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    bytes.push(String.fromCharCode(printable ? b : next++));
-  }
+  const bytes = byteLevelAlphabet();
   const tokens = [...CONTROL_TOKENS, ...bytes];
   const merges: string[] = [];
   for (let i = 0; tokens.length < size; i++) {
@@ -188,15 +187,6 @@ export function syntheticTokenizerMetadata(size: number): Record<string, GgufEnt
     tokens.push(a + b);
     merges.push(`${a} ${b}`);
   }
-  return {
-    "tokenizer.ggml.model": { type: "string", value: "gpt2" },
-    "tokenizer.ggml.pre": { type: "string", value: "lfm2" },
-    "tokenizer.ggml.tokens": { type: "string[]", value: tokens },
-    "tokenizer.ggml.token_type": { type: "i32[]", value: tokens.map((_, i) => (i < CONTROL_TOKENS.length ? 3 : 1)) },
-    "tokenizer.ggml.merges": { type: "string[]", value: merges },
-    "tokenizer.ggml.bos_token_id": { type: "u32", value: 1 },
-    "tokenizer.ggml.eos_token_id": { type: "u32", value: 7 },
-    "tokenizer.ggml.padding_token_id": { type: "u32", value: 0 },
-    "tokenizer.ggml.add_bos_token": { type: "bool", value: true },
-  };
+  const controlIds = new Set(CONTROL_TOKENS.map((_, id) => id));
+  return ggufTokenizerEntries({ tokens, controlIds, merges, bosId: 1, eosId: 7, padId: 0, addBos: true });
 }
