@@ -4,7 +4,7 @@ export { GGML_TYPE, GgufFile, ggmlBytes, quantizeGgml, writeGguf, type GgmlType,
 export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
 export * as ops from "./onnx/ops.js";
-export type { AttentionSpec, KvHeadCache, LinearSpec, RotarySpec, ShortConvSpec, WeightSource } from "./onnx/ops.js";
+export type { AttentionMasks, AttentionSpec, KvCache, LinearSpec, RotarySpec, ShortConvSpec, WeightSource } from "./onnx/ops.js";
 export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockQuantized, type WeightFormat } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";

@@ -6,23 +6,35 @@ import { GraphBuilder, openSession, ops, ort, quantizeBlockwise } from "../src/i
 
 for (const bits of [8, 4] as const) for (const level of [0, 4]) {
   test(`MatMulNBits ${bits}-bit level ${level} equals the dequantized matmul`, async () => {
-    const rows = 48, cols = 80;
-    const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 0.3);
-    const x = Float32Array.from({ length: 3 * cols }, (_, i) => Math.cos(i * 0.3));
-    const dir = scratchDir("q");
-    const g = new GraphBuilder(join(dir, "g.data"), "g.data");
-    const input = g.input("x", "float32", [1, 3, cols]);
-    const y = ops.linear(g, input, { weight: { name: "w", shape: [rows, cols], read: () => w }, format: bits === 8 ? "q8" : "q4", accuracyLevel: level });
-    g.output(y, "y", "float32", [1, 3, rows]);
-    writeFileSync(join(dir, "g.onnx"), g.finish("q"));
-    const s = await openSession(join(dir, "g.onnx"));
-    const got = (await s.run({ x: new ort.Tensor("float32", x, [1, 3, cols]) })).y.data as Float32Array;
-    const dq = dequantize(quantizeBlockwise(w, rows, cols, bits), rows, cols);
-    const want = new Float32Array(3 * rows);
-    for (let t = 0; t < 3; t++) for (let r = 0; r < rows; r++) { let acc = 0; for (let c = 0; c < cols; c++) acc += x[t * cols + c] * dq[r * cols + c]; want[t * rows + r] = acc; }
+    const { got, want } = await quantizedProduct(bits, level, 48, 80, 3);
     const scale = Math.max(...want.map(Math.abs));
     // Level 0 computes with the stored weights exactly; level 4 also rounds activations to int8 per
     // block (step max|x|/127), an error that grows like sqrt(K)/254 of the output scale.
     expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(level === 0 ? 1e-5 * scale : 3e-2 * scale);
   });
+}
+
+test.each([4, 8] as const)("a %i-bit weight of more than 16M values runs as row slices with the same product", async (bits) => {
+  const { got, want, graph } = await quantizedProduct(bits, 0, (1 << 24) / 64 + 100, 64, 1);
+  expect(graph.has(`w.q${bits}.rows0.data`) && graph.has(`w.q${bits}.rows262144.data`)).toBe(true);
+  expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-5 * want.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+});
+
+/** ops.linear through ORT against a JS matmul with the dequantized weights, for `tokens` rows of x. */
+async function quantizedProduct(bits: 4 | 8, level: number, rows: number, cols: number, tokens: number) {
+  const w = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 1.7) * 0.3);
+  const x = Float32Array.from({ length: tokens * cols }, (_, i) => Math.cos(i * 0.3));
+  const dir = scratchDir("q");
+  const g = new GraphBuilder(join(dir, "g.data"), "g.data");
+  const input = g.input("x", "float32", [1, tokens, cols]);
+  const y = ops.linear(g, input, { weight: { name: "w", shape: [rows, cols], read: () => w }, format: bits === 8 ? "q8" : "q4", accuracyLevel: level });
+  g.output(y, "y", "float32", [1, tokens, rows]);
+  writeFileSync(join(dir, "g.onnx"), g.finish("q"));
+  const s = await openSession(join(dir, "g.onnx"));
+  const got = (await s.run({ x: new ort.Tensor("float32", x, [1, tokens, cols]) })).y.data as Float32Array;
+  await s.release();
+  const dq = dequantize(quantizeBlockwise(w, rows, cols, bits), rows, cols);
+  const want = new Float32Array(tokens * rows);
+  for (let t = 0; t < tokens; t++) for (let r = 0; r < rows; r++) { let acc = 0; for (let c = 0; c < cols; c++) acc += x[t * cols + c] * dq[r * cols + c]; want[t * rows + r] = acc; }
+  return { got, want, graph: g };
 }

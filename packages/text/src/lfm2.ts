@@ -9,10 +9,10 @@
  *   logits = head(RMSNorm(h; embedding_norm))
  *
  * State crosses the graph boundary explicitly: each conv layer reads and returns its last L-1
- * gated inputs; each attention layer reads its cached keys/values (one input per KV head, never
- * copied) and returns only the new rows, which the runtime appends to its cache.
+ * gated inputs; each attention layer reads its cached keys/values where they lie (never copied)
+ * and returns only the new rows, which the runtime appends to its cache.
  */
-import { GraphBuilder, LfmkitError, ops, type LinearSpec, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type LinearSpec, type WeightFormat, type WeightSource } from "@lfmkit/core";
 import type { Lfm2Config } from "./config.js";
 import { moeFeedForward } from "./lfm2-moe.js";
 
@@ -31,8 +31,8 @@ export const io = {
   logits: "logits",
   convState: (layer: number) => `conv_state.${layer}`,
   convStateOut: (layer: number) => `conv_state_out.${layer}`,
-  pastKey: (layer: number, head: number) => `past_key.${layer}.${head}`,
-  pastValue: (layer: number, head: number) => `past_value.${layer}.${head}`,
+  cachedKeys: (layer: number) => `cached_keys.${layer}`,
+  cachedValuesTransposed: (layer: number) => `cached_values_t.${layer}`,
   newKeys: (layer: number) => `new_keys.${layer}`,
   newValues: (layer: number) => `new_values.${layer}`,
   hiddenState: (index: number) => `hidden_state.${index}`,
@@ -64,7 +64,7 @@ export function buildLfm2(
     sin: g.weight("rope.sin", sin, [config.maxPositions, headDim / 2]),
     interleaved: false,
   };
-  const mask = ops.causalMask(g, inputIds);
+  let masks: AttentionMasks | undefined;
 
   config.layerTypes.forEach((type, i) => {
     const layer = `layers.${i}`;
@@ -86,16 +86,18 @@ export function buildLfm2(
       const q = ops.perHeadRmsNorm(g, ops.linear(g, n, linear(`${attn}.q_proj`)), weight(`${attn}.q_layernorm.weight`), headDim, eps);
       const k = ops.perHeadRmsNorm(g, ops.linear(g, n, linear(`${attn}.k_proj`)), weight(`${attn}.k_layernorm.weight`), headDim, eps);
       const v = ops.linear(g, n, linear(`${attn}.v_proj`));
-      const cache = Array.from({ length: kvHeads }, (_, head) => ({
-        keys: g.input(io.pastKey(i, head), "float32", ["past", headDim]),
-        values: g.input(io.pastValue(i, head), "float32", ["past", headDim]),
-      }));
+      const cache = {
+        keys: g.input(io.cachedKeys(i), "float32", [kvHeads, "capacity", headDim]),
+        valuesTransposed: g.input(io.cachedValuesTransposed(i), "float32", [kvHeads, headDim, "capacity"]),
+      };
+      // Every layer's cache has the same capacity, so one set of masks serves them all.
+      masks ??= ops.attentionMasks(g, positionIds, cache.keys, heads / kvHeads);
       const attention = ops.cachedAttention(g, ops.rope(g, q, positionIds, rotary), ops.rope(g, k, positionIds, rotary), v, {
         heads,
         kvHeads,
         headDim,
         cache,
-        mask,
+        masks,
       });
       g.output(attention.newKeys, io.newKeys(i), "float32", [kvHeads, "tokens", headDim]);
       g.output(attention.newValues, io.newValues(i), "float32", [kvHeads, "tokens", headDim]);

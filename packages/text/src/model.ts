@@ -6,7 +6,7 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 1;
+const GRAPH_VERSION = 6;
 
 export const loadOptionsSchema = z.object({
   dtype: z.enum(["f32", "q8", "q4"]).default("f32"),
@@ -97,25 +97,16 @@ export class TextModel {
     for (const [layer, conv] of state.convStates) {
       feeds[io.convState(layer)] = new ort.Tensor("float32", conv, [1, config.convKernel - 1, config.hiddenSize]);
     }
-    for (const [layer, heads] of state.keys) {
-      const values = state.values.get(layer)!;
-      heads.forEach((keys, h) => {
-        feeds[io.pastKey(layer, h)] = new ort.Tensor("float32", keys.view(past), [past, config.headDim]);
-        feeds[io.pastValue(layer, h)] = new ort.Tensor("float32", values[h].view(past), [past, config.headDim]);
-      });
+    for (const [layer, cache] of state.caches) {
+      cache.reserve(past + tokens, past);
+      feeds[io.cachedKeys(layer)] = new ort.Tensor("float32", cache.keys, [config.kvHeads, cache.capacity, config.headDim]);
+      feeds[io.cachedValuesTransposed(layer)] = new ort.Tensor("float32", cache.valuesTransposed, [config.kvHeads, config.headDim, cache.capacity]);
     }
     const out = await this.session.run(feeds);
 
     for (const layer of state.convStates.keys()) state.convStates.set(layer, out[io.convStateOut(layer)].data as Float32Array);
-    const rowsPerHead = tokens * config.headDim;
-    for (const [layer, heads] of state.keys) {
-      const newKeys = out[io.newKeys(layer)].data as Float32Array;
-      const newValues = out[io.newValues(layer)].data as Float32Array;
-      const values = state.values.get(layer)!;
-      heads.forEach((keys, h) => {
-        keys.write(past, newKeys, h * rowsPerHead, tokens);
-        values[h].write(past, newValues, h * rowsPerHead, tokens);
-      });
+    for (const [layer, cache] of state.caches) {
+      cache.append(past, out[io.newKeys(layer)].data as Float32Array, out[io.newValues(layer)].data as Float32Array, tokens);
     }
     state.position += tokens;
 

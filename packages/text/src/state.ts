@@ -1,50 +1,73 @@
 import type { Lfm2Config } from "./config.js";
 
-const INITIAL_CAPACITY = 256;
+/** Capacity is allocated in steps of this many positions, with 1/8 headroom. */
+const CAPACITY_STEP = 128;
 
-/** The cached keys or values of one KV head: rows of headDim floats, grown by doubling. */
-class HeadCache {
-  private rows: Float32Array;
+/**
+ * One attention layer's cache, laid out as the graph reads it: keys [KV, capacity, headDim] and
+ * values transposed, [KV, headDim, capacity]. Rows are appended in place; only growing the capacity
+ * (geometrically, so a handful of times per sequence) moves the rows already cached.
+ */
+export class LayerCache {
+  capacity = 0;
+  keys = new Float32Array(0);
+  valuesTransposed = new Float32Array(0);
 
-  constructor(private readonly headDim: number) {
-    this.rows = new Float32Array(INITIAL_CAPACITY * headDim);
-  }
+  constructor(
+    private readonly kvHeads: number,
+    private readonly headDim: number,
+  ) {}
 
-  /** The first `length` rows, as a view (no copy). */
-  view(length: number): Float32Array {
-    return this.rows.subarray(0, length * this.headDim);
-  }
-
-  /** Writes `source` (count rows) at row `at`, growing the buffer when needed. */
-  write(at: number, source: Float32Array, offset: number, count: number): void {
-    const needed = (at + count) * this.headDim;
-    if (needed > this.rows.length) {
-      const grown = new Float32Array(Math.max(needed, this.rows.length * 2));
-      grown.set(this.rows.subarray(0, at * this.headDim));
-      this.rows = grown;
+  /** Makes room for `needed` positions, keeping the first `kept`. */
+  reserve(needed: number, kept: number): void {
+    if (needed <= this.capacity) return;
+    const capacity = Math.ceil((needed * 9) / 8 / CAPACITY_STEP) * CAPACITY_STEP;
+    const { kvHeads, headDim } = this;
+    const keys = new Float32Array(kvHeads * capacity * headDim);
+    const valuesTransposed = new Float32Array(kvHeads * headDim * capacity);
+    for (let h = 0; h < kvHeads; h++) {
+      const from = h * this.capacity * headDim;
+      keys.set(this.keys.subarray(from, from + kept * headDim), h * capacity * headDim);
+      for (let d = 0; d < headDim; d++) {
+        const row = (h * headDim + d) * this.capacity;
+        valuesTransposed.set(this.valuesTransposed.subarray(row, row + kept), (h * headDim + d) * capacity);
+      }
     }
-    this.rows.set(source.subarray(offset, offset + count * this.headDim), at * this.headDim);
+    this.capacity = capacity;
+    this.keys = keys;
+    this.valuesTransposed = valuesTransposed;
+  }
+
+  /** Appends `count` new positions at `at`, from keys / values laid out [KV, count, headDim]. */
+  append(at: number, newKeys: Float32Array, newValues: Float32Array, count: number): void {
+    const { kvHeads, headDim, capacity } = this;
+    for (let h = 0; h < kvHeads; h++) {
+      const from = h * count * headDim;
+      this.keys.set(newKeys.subarray(from, from + count * headDim), (h * capacity + at) * headDim);
+      for (let t = 0; t < count; t++) {
+        for (let d = 0; d < headDim; d++) {
+          this.valuesTransposed[(h * headDim + d) * capacity + at + t] = newValues[from + t * headDim + d];
+        }
+      }
+    }
   }
 }
 
 /**
- * Everything a sequence carries between forward passes: the number of positions seen, a KV cache
- * per attention layer (one buffer per KV head) and a conv state per conv layer.
+ * Everything a sequence carries between forward passes: the number of positions seen, the cache of
+ * every attention layer and the conv state of every conv layer.
  */
 export class DecoderState {
   position = 0;
   readonly convStates = new Map<number, Float32Array>();
-  readonly keys = new Map<number, HeadCache[]>();
-  readonly values = new Map<number, HeadCache[]>();
+  readonly caches = new Map<number, LayerCache>();
 
   constructor(config: Lfm2Config) {
     config.layerTypes.forEach((type, layer) => {
       if (type === "conv") {
         this.convStates.set(layer, new Float32Array((config.convKernel - 1) * config.hiddenSize));
       } else {
-        const heads = () => Array.from({ length: config.kvHeads }, () => new HeadCache(config.headDim));
-        this.keys.set(layer, heads());
-        this.values.set(layer, heads());
+        this.caches.set(layer, new LayerCache(config.kvHeads, config.headDim));
       }
     });
   }

@@ -28,6 +28,14 @@ export function floatWeight(g: GraphBuilder, source: WeightSource): string {
   return g.has(source.name) ? source.name : g.weight(source.name, source.read(), [...source.shape]);
 }
 
+/**
+ * Quantized weights are split into slices of at most this many rows × columns. ORT repacks each
+ * `MatMulNBits` weight at session load while the stored copy is still mapped, so the largest
+ * single weight (a 65k-row LM head: 67 MB at 4 bits) sets the transient peak above the loaded
+ * model; slices of 16M weights bound it at 8 MB.
+ */
+const MAX_QUANTIZED_SLICE = 1 << 24;
+
 /** y = x Wᵀ (+ b) for W of shape [out, in], stored as float32 or as 8/4-bit blocks. */
 export function linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
   const [outFeatures, inFeatures] = spec.weight.shape;
@@ -39,15 +47,25 @@ export function linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
   } else {
     const bits = spec.format === "q8" ? 8 : 4;
     const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits);
-    const name = `${spec.weight.name}.${spec.format}`;
-    const data = g.weight(`${name}.data`, q.data, [outFeatures, q.blocksPerRow, q.data.length / (outFeatures * q.blocksPerRow)]);
-    const scales = g.weight(`${name}.scales`, q.scales, [q.scales.length]);
-    y = g.op1(
-      "MatMulNBits",
-      [x, data, scales],
-      { K: inFeatures, N: outFeatures, bits, block_size: q.blockSize, accuracy_level: spec.accuracyLevel ?? 4 },
-      "com.microsoft",
-    );
+    const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
+    const sliceRows = Math.max(1, Math.floor(MAX_QUANTIZED_SLICE / inFeatures));
+    const slices: string[] = [];
+    for (let first = 0; first < outFeatures; first += sliceRows) {
+      const rows = Math.min(sliceRows, outFeatures - first);
+      const name = `${spec.weight.name}.${spec.format}${rows === outFeatures ? "" : `.rows${first}`}`;
+      const rowBlocks = (r: number) => r * q.blocksPerRow;
+      const data = g.weight(`${name}.data`, q.data.subarray(rowBlocks(first) * blobBytes, rowBlocks(first + rows) * blobBytes), [rows, q.blocksPerRow, blobBytes]);
+      const scales = g.weight(`${name}.scales`, q.scales.subarray(rowBlocks(first), rowBlocks(first + rows)), [rows * q.blocksPerRow]);
+      slices.push(
+        g.op1(
+          "MatMulNBits",
+          [x, data, scales],
+          { K: inFeatures, N: rows, bits, block_size: q.blockSize, accuracy_level: spec.accuracyLevel ?? 4 },
+          "com.microsoft",
+        ),
+      );
+    }
+    y = slices.length === 1 ? slices[0] : g.op1("Concat", slices, { axis: -1 });
   }
   return spec.bias ? g.op1("Add", [y, floatWeight(g, spec.bias)]) : y;
 }
@@ -77,10 +95,6 @@ export function silu(g: GraphBuilder, x: string): string {
 export function gelu(g: GraphBuilder, x: string, approximate: "none" | "tanh" = "none"): string {
   if (approximate === "tanh") return g.op1("FastGelu", [x], {}, "com.microsoft");
   return g.op1("Gelu", [x], {}, "com.microsoft");
-}
-
-export function softmax(g: GraphBuilder, x: string, axis = -1): string {
-  return g.op1("Softmax", [x], { axis });
 }
 
 /** SwiGLU feed-forward: down( silu(gate x) ⊙ up x ). */
@@ -119,40 +133,62 @@ export function rope(g: GraphBuilder, x: string, positionIds: string, rotary: Ro
   return g.op1("RotaryEmbedding", [x, positionIds, rotary.cos, rotary.sin], { interleaved: rotary.interleaved ? 1 : 0 }, "com.microsoft");
 }
 
-/** Additive causal mask [S, S] for the new positions of a step: 0 on and below the diagonal, -inf above. */
-export function causalMask(g: GraphBuilder, tokens: string): string {
-  const length = g.op1("Squeeze", [g.op1("Shape", [tokens], { start: 1, end: 2 })]);
-  const positions = g.op1("Range", [g.scalar(0), length, g.scalar(1)]);
-  const rows = g.op1("Unsqueeze", [positions, g.constant([1])]);
-  const cols = g.op1("Unsqueeze", [positions, g.constant([0])]);
-  const future = g.op1("Greater", [cols, rows]);
-  return g.op1("Where", [future, g.scalar(-Infinity, "float32"), g.scalar(0, "float32")]);
+export interface KvCache {
+  /** Graph input with the layer's cached keys, [KV, capacity, headDim]. */
+  readonly keys: string;
+  /** Graph input with the layer's cached values, transposed: [KV, headDim, capacity]. */
+  readonly valuesTransposed: string;
 }
 
-export interface KvHeadCache {
-  /** Graph inputs holding the cached keys / values of one KV head, [P, headDim] each. */
-  readonly keys: string;
-  readonly values: string;
+export interface AttentionMasks {
+  /** Additive [capacity, 1]: 0 for the cached positions, -inf for the unused rest of the buffers. */
+  readonly cached: string;
+  /** Additive [S, G·S]: key s' may be seen by query column g·S + s only if s' ≤ s. */
+  readonly causal: string;
+}
+
+/**
+ * The masks every attention layer of a step shares. The cache buffers are allocated ahead of use
+ * (see `cachedAttention`), so positions from the first position id up to their capacity are masked.
+ */
+export function attentionMasks(g: GraphBuilder, positionIds: string, cachedKeys: string, group: number): AttentionMasks {
+  const capacity = g.op1("Squeeze", [g.op1("Shape", [cachedKeys], { start: 1, end: 2 })]);
+  const past = g.op1("Squeeze", [g.op1("Slice", [positionIds, g.constant([0]), g.constant([1]), g.constant([1])]), g.constant([0, 1])]);
+  const slots = g.op1("Unsqueeze", [g.op1("Range", [g.scalar(0), capacity, g.scalar(1)]), g.constant([1])]);
+  const cached = additiveMask(g, g.op1("GreaterOrEqual", [slots, past]));
+
+  const tokens = g.op1("Squeeze", [g.op1("Shape", [positionIds], { start: 1, end: 2 })]);
+  const steps = g.op1("Range", [g.scalar(0), tokens, g.scalar(1)]);
+  const queryColumns = g.op1("Unsqueeze", [g.op1("Tile", [steps, g.constant([group])]), g.constant([0])]);
+  const causal = additiveMask(g, g.op1("Greater", [g.op1("Unsqueeze", [steps, g.constant([1])]), queryColumns]));
+  return { cached, causal };
+}
+
+function additiveMask(g: GraphBuilder, hidden: string): string {
+  return g.op1("Where", [hidden, g.scalar(-Infinity, "float32"), g.scalar(0, "float32")]);
 }
 
 export interface AttentionSpec {
   readonly heads: number;
   readonly kvHeads: number;
   readonly headDim: number;
-  readonly cache: readonly KvHeadCache[];
-  /** From `causalMask`. */
-  readonly mask: string;
+  readonly cache: KvCache;
+  readonly masks: AttentionMasks;
 }
 
 /**
- * Grouped-query attention of S new positions over P cached ones plus themselves.
- * q: [1, S, H·hd]; k, v: [1, S, KV·hd] (already normed and rotated).
- * Query head h reads KV head floor(h / (H/KV)).
+ * Grouped-query attention of S new positions over the cached ones plus themselves.
+ * q: [1, S, H·hd]; k, v: [1, S, KV·hd] (already normed and rotated). Query head j reads KV head
+ * floor(j / G), G = H/KV.
  *
- * The cache is read where it lies: each KV head's past is a separate graph input, so the graph
- * never concatenates or copies it. Scores against the past and against the new block are computed
- * apart and joined only at the (small) score level. Returns the attention output [1, S, H·hd] and
- * the new keys / values as [KV, S, hd] for the caller to append to its cache.
+ * The cache is read where it lies, in buffers the runtime allocates ahead of use and appends to:
+ * keys as [KV, capacity, hd] and values transposed as [KV, hd, capacity]. Both are the left
+ * operand of their products, with the G·S query columns as the (small) right one:
+ *   scoresᵀ = K · Qᵀ   [KV, capacity + S, G·S]   (then softmax over positions)
+ *   outᵀ    = Vᵀ · Pᵀ  [KV, hd, G·S]
+ * so MLAS streams the cache once and packs only the query-sized operand, and one node per product
+ * serves every head. Returns the output [1, S, H·hd] and the new keys / values as [KV, S, hd] for
+ * the caller to append to its cache.
  */
 export function cachedAttention(
   g: GraphBuilder,
@@ -161,36 +197,28 @@ export function cachedAttention(
   v: string,
   spec: AttentionSpec,
 ): { output: string; newKeys: string; newValues: string } {
-  const { heads, kvHeads, headDim } = spec;
+  const { heads, kvHeads, headDim, cache, masks } = spec;
   if (heads % kvHeads !== 0) throw new LfmkitError(`${heads} query heads cannot share ${kvHeads} KV heads evenly`);
   const group = heads / kvHeads;
-  const headsFirst = (x: string, n: number) =>
-    g.op1("Transpose", [g.op1("Reshape", [x, g.constant([-1, n, headDim])])], { perm: [1, 0, 2] });
-  const newKeys = headsFirst(k, kvHeads);
-  const newValues = headsFirst(v, kvHeads);
-  const queryGroups = g.op("Split", [headsFirst(q, heads)], { axis: 0 }, { outputs: kvHeads });
-  const keyHeads = g.op("Split", [newKeys], { axis: 0 }, { outputs: kvHeads });
-  const valueHeads = g.op("Split", [newValues], { axis: 0 }, { outputs: kvHeads });
-  const rows = g.constant([-1, headDim]);
-  const scale = { float: 1 / Math.sqrt(headDim) };
+  const headsFirst = (x: string) =>
+    g.op1("Transpose", [g.op1("Reshape", [x, g.constant([-1, kvHeads, headDim])])], { perm: [1, 0, 2] }); // [KV, S, hd]
+  const newKeys = headsFirst(k);
+  const newValues = headsFirst(v);
+  const scaled = g.op1("Mul", [q, g.scalar(1 / Math.sqrt(headDim), "float32")]);
+  const groupedQuery = g.op1("Reshape", [scaled, g.constant([-1, kvHeads, group, headDim])]); // [S, KV, G, hd]
+  const queryColumns = g.op1("Reshape", [g.op1("Transpose", [groupedQuery], { perm: [1, 3, 2, 0] }), g.constant([kvHeads, headDim, -1])]); // [KV, hd, G·S]
 
-  const outputs = spec.cache.map((past, h) => {
-    const query = g.op1("Reshape", [queryGroups[h], rows]); // [G·S, hd]
-    const value = g.op1("Reshape", [valueHeads[h], rows]); // [S, hd]
-    const pastScores = g.op1("Gemm", [query, past.keys], { transB: 1, alpha: scale }); // [G·S, P]
-    const keyColumns = g.op1("Transpose", [keyHeads[h]], { perm: [0, 2, 1] }); // [1, hd, S]
-    const newScores = g.op1("Mul", [g.op1("MatMul", [queryGroups[h], keyColumns]), g.scalar(scale.float, "float32")]); // [G, S, S]
-    const masked = g.op1("Reshape", [g.op1("Add", [newScores, spec.mask]), g.constant([-1, 0])]); // [G·S, S]
-    const scores = g.op1("Concat", [pastScores, masked], { axis: 1 });
-    const probs = softmax(g, scores);
-    const pastLength = g.op1("Shape", [past.keys], { start: 0, end: 1 });
-    const pastProbs = g.op1("Slice", [probs, g.constant([0]), pastLength, g.constant([1])]);
-    const newProbs = g.op1("Slice", [probs, pastLength, g.constant([INT64_MAX]), g.constant([1])]);
-    const mixed = g.op1("Add", [g.op1("MatMul", [pastProbs, past.values]), g.op1("MatMul", [newProbs, value])]);
-    return g.op1("Reshape", [mixed, g.constant([group, -1, headDim])]); // [G, S, hd]
-  });
-  const merged = g.op1("Concat", outputs, { axis: 0 }); // [H, S, hd]
-  const output = g.op1("Reshape", [g.op1("Transpose", [merged], { perm: [1, 0, 2] }), g.constant([1, -1, heads * headDim])]);
+  const cachedScores = g.op1("Add", [g.op1("MatMul", [cache.keys, queryColumns]), masks.cached]); // [KV, capacity, G·S]
+  const newScores = g.op1("Add", [g.op1("MatMul", [newKeys, queryColumns]), masks.causal]); // [KV, S, G·S]
+  const probs = g.op1("Softmax", [g.op1("Concat", [cachedScores, newScores], { axis: 1 })], { axis: 1 });
+  const capacity = g.op1("Shape", [cache.keys], { start: 1, end: 2 });
+  const cachedProbs = g.op1("Slice", [probs, g.constant([0]), capacity, g.constant([1])]);
+  const newProbs = g.op1("Slice", [probs, capacity, g.constant([INT64_MAX]), g.constant([1])]);
+  const newValuesTransposed = g.op1("Transpose", [newValues], { perm: [0, 2, 1] }); // [KV, hd, S]
+  const mixed = g.op1("Add", [g.op1("MatMul", [cache.valuesTransposed, cachedProbs]), g.op1("MatMul", [newValuesTransposed, newProbs])]); // [KV, hd, G·S]
+
+  const perQuery = g.op1("Reshape", [mixed, g.constant([kvHeads, headDim, group, -1])]); // [KV, hd, G, S]
+  const output = g.op1("Reshape", [g.op1("Transpose", [perQuery], { perm: [3, 0, 2, 1] }), g.constant([1, -1, heads * headDim])]);
   return { output, newKeys, newValues };
 }
 
