@@ -6,7 +6,7 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 6;
+const GRAPH_VERSION = 7;
 
 export const loadOptionsSchema = z.object({
   dtype: z.enum(["f32", "q8", "q4"]).default("f32"),

@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { argmax } from "@lfmkit/core";
 import { TextModel } from "@lfmkit/text";
-import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
+import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const loadStart = performance.now();
@@ -23,11 +23,11 @@ async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32A
   return (spec.decodeTokens / (performance.now() - start)) * 1000;
 }
 
-// Warm-up (as llama-bench does): first-run allocations and page faults are not throughput.
 {
-  const warm = model.newState();
-  let { logits } = await model.forward(warm, syntheticPrompt(32, vocab));
-  for (let i = 0; i < 4; i++) ({ logits } = await model.forward(warm, [next(logits)]));
+  const warm = warmUp(spec);
+  const state = model.newState();
+  let { logits } = await model.forward(state, warm.prompt);
+  for (let i = 0; i < warm.decodeSteps; i++) ({ logits } = await model.forward(state, [next(logits)]));
 }
 
 const state = model.newState();

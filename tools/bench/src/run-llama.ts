@@ -2,7 +2,7 @@
 /** The same measurement as run-lfmkit, with node-llama-cpp (llama.cpp's CPU backend) on a GGUF. */
 import { statSync } from "node:fs";
 import { LlamaLogLevel, getLlama } from "node-llama-cpp";
-import { runSpecSchema, syntheticPrompt, type RunResult } from "./run-spec.js";
+import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
@@ -23,12 +23,11 @@ async function decode(sequence: ReturnType<typeof context.getSequence>, last: nu
 }
 
 const sequence = context.getSequence();
-// Warm-up, the same as run-lfmkit's.
 {
-  const warm = syntheticPrompt(32, spec.vocab);
-  await sequence.evaluateWithoutGeneratingNewTokens(warm.slice(0, -1) as never[]);
+  const warm = warmUp(spec);
+  await sequence.evaluateWithoutGeneratingNewTokens(warm.prompt.slice(0, -1) as never[]);
   let produced = 0;
-  for await (const _ of sequence.evaluate([warm[warm.length - 1] as never], { temperature: 0 })) if (++produced >= 4) break;
+  for await (const _ of sequence.evaluate([warm.prompt[warm.prompt.length - 1] as never], { temperature: 0 })) if (++produced >= warm.decodeSteps) break;
   await sequence.clearHistory();
 }
 const prompt = syntheticPrompt(spec.promptTokens, spec.vocab);

@@ -40,6 +40,13 @@ export function syntheticPrompt(length: number, vocab: number): number[] {
   return Array.from({ length }, (_, i) => 100 + ((i * 7919) % (vocab - 100)));
 }
 
+/**
+ * What both runners evaluate before measuring: a prompt as long as the measured one, then a few
+ * decode steps, as llama-bench warms up with a full-size prompt batch. First-run allocations, page
+ * faults and kernel setup for the prompt's shapes are then not counted as throughput.
+ */
+export const warmUp = (spec: RunSpec) => ({ prompt: syntheticPrompt(spec.promptTokens, spec.vocab), decodeSteps: 4 });
+
 const here = dirname(fileURLToPath(import.meta.url));
 
 /**

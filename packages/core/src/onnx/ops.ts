@@ -141,9 +141,9 @@ export interface KvCache {
 }
 
 export interface AttentionMasks {
-  /** Additive [capacity, 1]: 0 for the cached positions, -inf for the unused rest of the buffers. */
+  /** Additive [1, capacity]: 0 for the cached positions, -inf for the unused rest of the buffers. */
   readonly cached: string;
-  /** Additive [S, G·S]: key s' may be seen by query column g·S + s only if s' ≤ s. */
+  /** Additive [G·S, S]: query row g·S + s may see new key s' only if s' ≤ s. */
   readonly causal: string;
 }
 
@@ -154,13 +154,13 @@ export interface AttentionMasks {
 export function attentionMasks(g: GraphBuilder, positionIds: string, cachedKeys: string, group: number): AttentionMasks {
   const capacity = g.op1("Squeeze", [g.op1("Shape", [cachedKeys], { start: 1, end: 2 })]);
   const past = g.op1("Squeeze", [g.op1("Slice", [positionIds, g.constant([0]), g.constant([1]), g.constant([1])]), g.constant([0, 1])]);
-  const slots = g.op1("Unsqueeze", [g.op1("Range", [g.scalar(0), capacity, g.scalar(1)]), g.constant([1])]);
+  const slots = g.op1("Unsqueeze", [g.op1("Range", [g.scalar(0), capacity, g.scalar(1)]), g.constant([0])]);
   const cached = additiveMask(g, g.op1("GreaterOrEqual", [slots, past]));
 
   const tokens = g.op1("Squeeze", [g.op1("Shape", [positionIds], { start: 1, end: 2 })]);
   const steps = g.op1("Range", [g.scalar(0), tokens, g.scalar(1)]);
-  const queryColumns = g.op1("Unsqueeze", [g.op1("Tile", [steps, g.constant([group])]), g.constant([0])]);
-  const causal = additiveMask(g, g.op1("Greater", [g.op1("Unsqueeze", [steps, g.constant([1])]), queryColumns]));
+  const queryRows = g.op1("Unsqueeze", [g.op1("Tile", [steps, g.constant([group])]), g.constant([1])]);
+  const causal = additiveMask(g, g.op1("Greater", [g.op1("Unsqueeze", [steps, g.constant([0])]), queryRows]));
   return { cached, causal };
 }
 
@@ -179,16 +179,17 @@ export interface AttentionSpec {
 /**
  * Grouped-query attention of S new positions over the cached ones plus themselves.
  * q: [1, S, H·hd]; k, v: [1, S, KV·hd] (already normed and rotated). Query head j reads KV head
- * floor(j / G), G = H/KV.
+ * floor(j / G), G = H/KV; a KV head's G·S query rows are ordered g·S + s.
  *
  * The cache is read where it lies, in buffers the runtime allocates ahead of use and appends to:
  * keys as [KV, capacity, hd] and values transposed as [KV, hd, capacity]. Both are the left
- * operand of their products, with the G·S query columns as the (small) right one:
- *   scoresᵀ = K · Qᵀ   [KV, capacity + S, G·S]   (then softmax over positions)
- *   outᵀ    = Vᵀ · Pᵀ  [KV, hd, G·S]
- * so MLAS streams the cache once and packs only the query-sized operand, and one node per product
- * serves every head. Returns the output [1, S, H·hd] and the new keys / values as [KV, S, hd] for
- * the caller to append to its cache.
+ * operand of their products, the query-sized tensor the right one:
+ *   scoresᵀ = K · Qᵀ        [KV, capacity, G·S]
+ *   outᵀ    = Vᵀ · probsᵀ   [KV, hd, G·S]
+ * so MLAS streams the cache once and packs only the small operand, and one node per product serves
+ * every head. The scores are transposed (a query-sized copy) so the softmax runs over the last axis,
+ * which ORT computes several times faster than over a middle one. Returns the output [1, S, H·hd] and
+ * the new keys / values as [KV, S, hd] for the caller to append to its cache.
  */
 export function cachedAttention(
   g: GraphBuilder,
@@ -202,20 +203,22 @@ export function cachedAttention(
   const group = heads / kvHeads;
   const headsFirst = (x: string) =>
     g.op1("Transpose", [g.op1("Reshape", [x, g.constant([-1, kvHeads, headDim])])], { perm: [1, 0, 2] }); // [KV, S, hd]
+  const transposed = (x: string) => g.op1("Transpose", [x], { perm: [0, 2, 1] });
   const newKeys = headsFirst(k);
   const newValues = headsFirst(v);
   const scaled = g.op1("Mul", [q, g.scalar(1 / Math.sqrt(headDim), "float32")]);
-  const groupedQuery = g.op1("Reshape", [scaled, g.constant([-1, kvHeads, group, headDim])]); // [S, KV, G, hd]
-  const queryColumns = g.op1("Reshape", [g.op1("Transpose", [groupedQuery], { perm: [1, 3, 2, 0] }), g.constant([kvHeads, headDim, -1])]); // [KV, hd, G·S]
+  const grouped = g.op1("Transpose", [g.op1("Reshape", [scaled, g.constant([-1, kvHeads, group, headDim])])], { perm: [1, 2, 0, 3] }); // [KV, G, S, hd]
+  const queryRows = g.op1("Reshape", [grouped, g.constant([kvHeads, -1, headDim])]); // [KV, G·S, hd]
 
-  const cachedScores = g.op1("Add", [g.op1("MatMul", [cache.keys, queryColumns]), masks.cached]); // [KV, capacity, G·S]
-  const newScores = g.op1("Add", [g.op1("MatMul", [newKeys, queryColumns]), masks.causal]); // [KV, S, G·S]
-  const probs = g.op1("Softmax", [g.op1("Concat", [cachedScores, newScores], { axis: 1 })], { axis: 1 });
+  const cachedScores = g.op1("Add", [transposed(g.op1("MatMul", [cache.keys, transposed(queryRows)])), masks.cached]); // [KV, G·S, capacity]
+  const newScores = g.op1("Add", [g.op1("MatMul", [queryRows, transposed(newKeys)]), masks.causal]); // [KV, G·S, S]
+  const probs = g.op1("Softmax", [g.op1("Concat", [cachedScores, newScores], { axis: -1 })], { axis: -1 });
   const capacity = g.op1("Shape", [cache.keys], { start: 1, end: 2 });
-  const cachedProbs = g.op1("Slice", [probs, g.constant([0]), capacity, g.constant([1])]);
-  const newProbs = g.op1("Slice", [probs, capacity, g.constant([INT64_MAX]), g.constant([1])]);
-  const newValuesTransposed = g.op1("Transpose", [newValues], { perm: [0, 2, 1] }); // [KV, hd, S]
-  const mixed = g.op1("Add", [g.op1("MatMul", [cache.valuesTransposed, cachedProbs]), g.op1("MatMul", [newValuesTransposed, newProbs])]); // [KV, hd, G·S]
+  const lastAxis = g.constant([2]);
+  const cachedProbs = g.op1("Slice", [probs, g.constant([0]), capacity, lastAxis]);
+  const newProbs = g.op1("Slice", [probs, capacity, g.constant([INT64_MAX]), lastAxis]);
+  const transposedProduct = (a: string, b: string) => g.op1("FusedMatMul", [a, b], { transB: 1 }, "com.microsoft"); // a · bᵀ
+  const mixed = g.op1("Add", [transposedProduct(cache.valuesTransposed, cachedProbs), transposedProduct(transposed(newValues), newProbs)]); // [KV, hd, G·S]
 
   const perQuery = g.op1("Reshape", [mixed, g.constant([kvHeads, headDim, group, -1])]); // [KV, hd, G, S]
   const output = g.op1("Reshape", [g.op1("Transpose", [perQuery], { perm: [3, 0, 2, 1] }), g.constant([1, -1, heads * headDim])]);
