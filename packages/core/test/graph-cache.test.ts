@@ -1,4 +1,4 @@
-import { readdirSync, writeFileSync, appendFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
@@ -54,4 +54,18 @@ test("a corrupted cache entry is rebuilt, not trusted", async () => {
   const rebuilt = await cachedGraph(request(cacheDir, checkpoint));
   expect(rebuilt.built).toBe(true);
   expect(await run(rebuilt.path)).toEqual(expected);
+});
+
+test("an entry edited in place at the same size is rebuilt, though its hash was remembered", async () => {
+  const cacheDir = scratchDir("cache");
+  const checkpoint = join(scratchDir("ckpt"), "model.safetensors");
+  writeFileSync(checkpoint, "weights");
+  const first = await cachedGraph(request(cacheDir, checkpoint));
+  expect((await cachedGraph(request(cacheDir, checkpoint))).built).toBe(false);
+  const data = join(first.path, "..", "graph.onnx.data");
+  await new Promise((done) => setTimeout(done, 50)); // file times are kernel-tick coarse: make the edit's differ
+  const bytes = readFileSync(data);
+  bytes[0] ^= 0xff;
+  writeFileSync(data, bytes);
+  expect((await cachedGraph(request(cacheDir, checkpoint))).built).toBe(true);
 });

@@ -43,7 +43,7 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
   const hash = createHash("sha256").update(JSON.stringify(request.key));
   for (const file of request.files) hash.update(await contentHash(cacheDir, file));
   const entry = join(cacheDir, "graphs", hash.digest("hex").slice(0, 32));
-  if (await isValidEntry(entry)) return { path: join(entry, GRAPH_FILE), built: false };
+  if (await isValidEntry(cacheDir, entry)) return { path: join(entry, GRAPH_FILE), built: false };
   rmSync(entry, { recursive: true, force: true });
 
   const staging = `${entry}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -59,7 +59,10 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
     }
     writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify({ files }, null, 1));
     if (existsSync(entry)) rmSync(staging, { recursive: true, force: true });
-    else renameSync(staging, entry);
+    else {
+      renameSync(staging, entry);
+      for (const [name, { sha256 }] of Object.entries(files)) rememberHash(cacheDir, join(entry, name), sha256);
+    }
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     throw error;
@@ -67,7 +70,11 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
   return { path: join(entry, GRAPH_FILE), built: true };
 }
 
-async function isValidEntry(entry: string): Promise<boolean> {
+/**
+ * An entry is valid when every file has its manifest size and sha256. The hashes are remembered like
+ * a checkpoint's (`contentHash`), so an entry is read in full only when a file changed on disk.
+ */
+async function isValidEntry(cacheDir: string, entry: string): Promise<boolean> {
   const manifestPath = join(entry, MANIFEST_FILE);
   if (!existsSync(manifestPath)) return false;
   try {
@@ -76,7 +83,7 @@ async function isValidEntry(entry: string): Promise<boolean> {
     for (const [name, expected] of Object.entries(manifest.files)) {
       const path = join(entry, name);
       if (!existsSync(path) || statSync(path).size !== expected.size) return false;
-      if ((await sha256File(path)) !== expected.sha256) return false;
+      if ((await contentHash(cacheDir, path)) !== expected.sha256) return false;
     }
     return true;
   } catch {
@@ -87,14 +94,13 @@ async function isValidEntry(entry: string): Promise<boolean> {
 const fileHashSchema = z.object({ size: z.number(), mtimeMs: z.number(), ino: z.number(), sha256: z.string() });
 
 /**
- * sha256 of a checkpoint file, remembered per (path, size, mtime, inode) so an unchanged
- * multi-gigabyte checkpoint is read in full only the first time.
+ * sha256 of a file, remembered per (path, size, mtime, inode) so an unchanged multi-gigabyte
+ * checkpoint or graph is read in full only the first time.
  */
 async function contentHash(cacheDir: string, file: string): Promise<string> {
   const path = resolve(file);
   const stat = statSync(path);
-  const memoDir = join(cacheDir, "file-hashes");
-  const memo = join(memoDir, `${createHash("sha256").update(path).digest("hex").slice(0, 32)}.json`);
+  const memo = memoPath(cacheDir, path);
   if (existsSync(memo)) {
     const parsed = fileHashSchema.safeParse(JSON.parse(readFileSync(memo, "utf8")));
     if (parsed.success && parsed.data.size === stat.size && parsed.data.mtimeMs === stat.mtimeMs && parsed.data.ino === stat.ino) {
@@ -102,9 +108,19 @@ async function contentHash(cacheDir: string, file: string): Promise<string> {
     }
   }
   const sha256 = await sha256File(path);
-  mkdirSync(memoDir, { recursive: true });
-  writeFileSync(memo, JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256 }));
+  rememberHash(cacheDir, path, sha256);
   return sha256;
+}
+
+function rememberHash(cacheDir: string, file: string, sha256: string): void {
+  const path = resolve(file);
+  const stat = statSync(path);
+  mkdirSync(join(cacheDir, "file-hashes"), { recursive: true });
+  writeFileSync(memoPath(cacheDir, path), JSON.stringify({ size: stat.size, mtimeMs: stat.mtimeMs, ino: stat.ino, sha256 }));
+}
+
+function memoPath(cacheDir: string, path: string): string {
+  return join(cacheDir, "file-hashes", `${createHash("sha256").update(path).digest("hex").slice(0, 32)}.json`);
 }
 
 function sha256File(path: string): Promise<string> {
