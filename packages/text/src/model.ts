@@ -6,7 +6,13 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 7;
+const GRAPH_VERSION = 8;
+
+/**
+ * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts
+ * therefore prefill in shorter chunks, so those scores (and the memory they need) stay bounded.
+ */
+const MAX_CHUNK_SCORES = 1 << 18;
 
 export const loadOptionsSchema = z.object({
   dtype: z.enum(["f32", "q8", "q4"]).default("f32"),
@@ -14,7 +20,7 @@ export const loadOptionsSchema = z.object({
   cacheDir: z.string().optional(),
   logits: z.enum(["all", "last"]).default("last"),
   hiddenStates: z.boolean().default(false),
-  /** Longest prompt chunk per forward pass; longer inputs run as several passes. */
+  /** Longest prompt chunk per forward pass; longer inputs run as several passes (shorter at long contexts). */
   prefillChunk: z.number().int().positive().default(256),
 });
 
@@ -78,7 +84,12 @@ export class TextModel {
         throw new LfmkitError(`token id ${id} is outside the vocabulary of ${this.config.vocabSize}`);
       }
     }
-    const chunk = this.options.prefillChunk;
+    let capacity = 0;
+    for (const cache of state.caches.values()) {
+      cache.reserve(end, state.position); // once for every chunk
+      capacity = cache.capacity;
+    }
+    const chunk = Math.max(1, Math.min(this.options.prefillChunk, Math.floor(MAX_CHUNK_SCORES / Math.max(capacity, 1))));
     const results: ForwardResult[] = [];
     for (let start = 0; start < ids.length; start += chunk) {
       results.push(await this.step(state, ids.slice(start, start + chunk)));
@@ -98,7 +109,6 @@ export class TextModel {
       feeds[io.convState(layer)] = new ort.Tensor("float32", conv, [1, config.convKernel - 1, config.hiddenSize]);
     }
     for (const [layer, cache] of state.caches) {
-      cache.reserve(past + tokens, past);
       feeds[io.cachedKeys(layer)] = new ort.Tensor("float32", cache.keys, [config.kvHeads, cache.capacity, config.headDim]);
       feeds[io.cachedValuesTransposed(layer)] = new ort.Tensor("float32", cache.valuesTransposed, [config.kvHeads, config.headDim, cache.capacity]);
     }

@@ -7,6 +7,8 @@ import { quantizeBlockwise, type WeightFormat } from "../quantize.js";
 import type { GraphBuilder } from "./graph.js";
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
+const ONNX_BOOL = 9;
+const ONNX_INT64 = 7;
 
 /** A checkpoint tensor that is read only when the graph needs it. */
 export interface WeightSource {
@@ -270,25 +272,41 @@ export interface ExpertSpec {
  * Sparse mixture of SwiGLU experts: y[n] = Σ_e weights[n, e] · SwiGLU_e(rows[n]).
  * rows: [N, D]; weights: [N, E], zero where a row does not use an expert.
  *
- * Each expert gathers only the rows routed to it and scatters its weighted output back, so an expert
- * no row chose runs on an empty batch and its weights are never read. The experts are ordinary
- * `linear` layers, in whatever format they are stored.
+ * The (expert, row) pairs are gathered once per layer, grouped by expert, and split into one batch
+ * per expert, so an expert no row chose runs on an empty batch and its weights are never read. Each
+ * expert's gate and up projections are one `linear` over their stacked weights: fewer nodes per
+ * expert, which is what a decode step of many mostly idle experts pays for.
  */
 export function sparseExperts(g: GraphBuilder, rows: string, weights: string, experts: readonly ExpertSpec[]): string {
-  const perExpert = g.op("Split", [g.op1("Transpose", [weights], { perm: [1, 0] })], { axis: 0 }, { outputs: experts.length }); // E × [1, N]
-  let y = g.op1("Mul", [rows, g.scalar(0, "float32")]);
-  experts.forEach((expert, e) => {
-    const column = g.op1("Reshape", [perExpert[e], g.constant([-1, 1])]); // [N, 1]
-    const routed = g.op1("Transpose", [g.op1("NonZero", [perExpert[e]])], { perm: [1, 0] }); // [n_e, 2]: (0, row)
-    const index = g.op1("Slice", [routed, g.constant([1]), g.constant([2]), g.constant([1])]); // [n_e, 1]
-    const x = g.op1("GatherND", [rows, index]); // [n_e, D]
-    const hidden = g.op1("Mul", [silu(g, linear(g, x, expert.gate)), linear(g, x, expert.up)]);
-    const weighted = g.op1("Mul", [hidden, g.op1("GatherND", [column, index])]);
-    y = g.op1("ScatterND", [y, index, reshape2d(g, linear(g, weighted, expert.down), expert.down.weight.shape[0])], { reduction: "add" });
+  const [hidden] = experts[0].gate.weight.shape.slice(1);
+  const byExpert = g.op1("Transpose", [weights], { perm: [1, 0] }); // [E, N]
+  const pairs = g.op1("Transpose", [g.op1("NonZero", [byExpert])], { perm: [1, 0] }); // [M, 2]: (expert, row), by expert
+  const rowIndex = g.op1("Slice", [pairs, g.constant([1]), g.constant([2]), g.constant([1])]); // [M, 1]
+  const pairWeights = g.op1("Unsqueeze", [g.op1("GatherND", [byExpert, pairs]), g.constant([1])]); // [M, 1]
+  const routed = g.op1("Cast", [g.op1("Cast", [byExpert], { to: ONNX_BOOL })], { to: ONNX_INT64 });
+  const rowsPerExpert = g.op1("ReduceSum", [routed, g.constant([1])], { keepdims: 0 }); // [E]
+  const batches = g.op("Split", [g.op1("GatherND", [rows, rowIndex]), rowsPerExpert], { axis: 0 }, { outputs: experts.length });
+  const outputs = experts.map((expert, e) => {
+    const gateUp: LinearSpec = { ...expert.gate, weight: stackedRows(expert.gate.weight, expert.up.weight) };
+    const [gate, up] = g.op("Split", [linear(g, batches[e], gateUp)], { axis: -1 }, { outputs: 2 });
+    return linear(g, g.op1("Mul", [silu(g, gate), up]), expert.down);
   });
-  return y;
+  const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, hidden])]); // [M, D]
+  return g.op1("ScatterND", [g.op1("Mul", [rows, g.scalar(0, "float32")]), rowIndex, g.op1("Mul", [y, pairWeights])], { reduction: "add" });
 }
 
-function reshape2d(g: GraphBuilder, x: string, cols: number): string {
-  return g.op1("Reshape", [x, g.constant([-1, cols])]);
+/** Two weights of shapes [a, in] and [b, in], read as one [a + b, in]. */
+function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
+  const [a, inFeatures] = first.shape;
+  const b = second.shape[0];
+  return {
+    name: `${first.name}+${second.name}`,
+    shape: [a + b, inFeatures],
+    read() {
+      const stacked = new Float32Array((a + b) * inFeatures);
+      stacked.set(first.read());
+      stacked.set(second.read(), a * inFeatures);
+      return stacked;
+    },
+  };
 }
