@@ -17,9 +17,13 @@ const weightBytes = statSync(`${model.graph.path}.data`).size;
 const vocab = spec.vocab;
 const next = (logits: Float32Array) => argmax(logits.subarray(logits.length - vocab));
 
+const fixedInput = syntheticPrompt(spec.promptTokens + spec.decodeTokens, vocab).slice(spec.promptTokens);
+
 async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32Array): Promise<number> {
   const start = performance.now();
-  for (let i = 0; i < spec.decodeTokens; i++) ({ logits } = await model.forward(state, [next(logits)]));
+  for (let i = 0; i < spec.decodeTokens; i++) {
+    ({ logits } = await model.forward(state, [spec.decodeInput === "fixed" ? fixedInput[i] : next(logits)]));
+  }
   return (spec.decodeTokens / (performance.now() - start)) * 1000;
 }
 

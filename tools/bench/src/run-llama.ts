@@ -5,6 +5,7 @@ import { LlamaLogLevel, getLlama } from "node-llama-cpp";
 import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
+if (spec.decodeInput !== "greedy") throw new Error("run-llama decodes greedily only (node-llama-cpp generates its own tokens)");
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
 const loadStart = performance.now();
 const model = await llama.loadModel({ modelPath: spec.model, gpuLayers: 0 });

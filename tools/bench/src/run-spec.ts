@@ -16,9 +16,15 @@ export const runSpecSchema = z.object({
   decodeTokens: z.number().int().positive(),
   /** 0: no long-context decode. */
   longContext: z.number().int().nonnegative(),
+  /**
+   * What each decode step is fed: the previous step's argmax ("greedy"), or the continuation of the
+   * synthetic prompt ("fixed"). Random weights decode greedily into one token over and over, which a
+   * mixture of experts routes to the same experts at every step; text does not.
+   */
+  decodeInput: z.enum(["greedy", "fixed"]).default("greedy"),
 });
 
-export type RunSpec = z.infer<typeof runSpecSchema>;
+export type RunSpec = z.input<typeof runSpecSchema>;
 
 export interface RunResult {
   loadMs: number;

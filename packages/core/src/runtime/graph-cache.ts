@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream, existsSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
@@ -58,6 +58,7 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
       if (existsSync(path)) files[name] = { size: statSync(path).size, sha256: await sha256File(path) };
     }
     writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify({ files }, null, 1));
+    for (const name of [...Object.keys(files), MANIFEST_FILE]) syncToDisk(join(staging, name));
     if (existsSync(entry)) rmSync(staging, { recursive: true, force: true });
     else {
       renameSync(staging, entry);
@@ -68,6 +69,19 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
     throw error;
   }
   return { path: join(entry, GRAPH_FILE), built: true };
+}
+
+/**
+ * Entries reach the disk before they are published: an entry's hashes are remembered by size, mtime
+ * and inode, which a crash before writeback would leave unchanged over lost contents.
+ */
+function syncToDisk(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /**
