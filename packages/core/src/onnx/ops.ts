@@ -278,7 +278,7 @@ export interface ExpertSpec {
  * expert, which is what a decode step of many mostly idle experts pays for.
  */
 export function sparseExperts(g: GraphBuilder, rows: string, weights: string, experts: readonly ExpertSpec[]): string {
-  const [hidden] = experts[0].gate.weight.shape.slice(1);
+  const outFeatures = experts[0].down.weight.shape[0];
   const byExpert = g.op1("Transpose", [weights], { perm: [1, 0] }); // [E, N]
   const pairs = g.op1("Transpose", [g.op1("NonZero", [byExpert])], { perm: [1, 0] }); // [M, 2]: (expert, row), by expert
   const rowIndex = g.op1("Slice", [pairs, g.constant([1]), g.constant([2]), g.constant([1])]); // [M, 1]
@@ -291,7 +291,7 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
     const [gate, up] = g.op("Split", [linear(g, batches[e], gateUp)], { axis: -1 }, { outputs: 2 });
     return linear(g, g.op1("Mul", [silu(g, gate), up]), expert.down);
   });
-  const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, hidden])]); // [M, D]
+  const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, outFeatures])]); // [M, D]
   return g.op1("ScatterND", [g.op1("Mul", [rows, g.scalar(0, "float32")]), rowIndex, g.op1("Mul", [y, pairWeights])], { reduction: "add" });
 }
 
