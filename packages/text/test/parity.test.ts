@@ -12,9 +12,10 @@ import { TextModel, generate } from "../src/index.js";
 const LOGIT_TOLERANCE = 1e-3;
 /**
  * Quantized loads against f32: top-1 agreement over every prompt position and teacher-forced decode
- * step, and the worst cosine between logit vectors over the decode steps. Random-weight fixtures have near-flat logits, so 4-bit rounding
- * noise moves their argmax often, and an MoE router's discrete expert choice can flip under small
- * perturbations (measured worst q8 cosine: dense 0.995, MoE 0.987). q4's exactness is pinned by the
+ * step, and the worst cosine between logit vectors over the decode steps. Random-weight fixtures
+ * have near-flat logits, so 4-bit rounding noise moves their argmax often, and an MoE router's
+ * discrete expert choice can flip under small perturbations (measured worst q8 cosine: dense 0.995,
+ * MoE 0.987). q4's exactness is pinned by the
  * MatMulNBits layout test in core and its quality on a trained model by the demo-model test.
  */
 const QUANT_BOUNDS = { q8: { agreement: 0.8, cosine: 0.98 }, q4: { agreement: 0, cosine: 0.5 } };
