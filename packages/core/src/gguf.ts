@@ -9,12 +9,19 @@ import { basename } from "node:path";
 import { floatToHalf, halfToFloat, widenToF32 } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
 import { readFileRange } from "./file-range.js";
-import { quantizeBlockwise } from "./quantize.js";
+import { quantizeBlockwise, type BlockGrid } from "./quantize.js";
 
 export const GGML_TYPE = { F32: 0, F16: 1, Q4_0: 2, Q8_0: 8, BF16: 30 } as const;
 export type GgmlType = keyof typeof GGML_TYPE;
 const TYPE_NAMES = new Map<number, GgmlType>(Object.entries(GGML_TYPE).map(([k, v]) => [v, k as GgmlType]));
 const BLOCK = 32;
+
+/** The block quantization a type's values lie on (Q8_0, Q4_0), if any. */
+export function ggmlBlockQuantization(type: GgmlType): BlockGrid | undefined {
+  if (type === "Q8_0") return { bits: 8, blockSize: BLOCK };
+  if (type === "Q4_0") return { bits: 4, blockSize: BLOCK };
+  return undefined;
+}
 
 /** Bytes of `count` values of a type. */
 export function ggmlBytes(type: GgmlType, count: number): number {

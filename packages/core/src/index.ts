@@ -1,11 +1,11 @@
 export { LfmkitError } from "./errors.js";
 export { DTYPE_BYTES, bf16ToF32, f16ToF32, floatToHalf, halfToFloat, isDtype, type Dtype } from "./dtype.js";
-export { GGML_TYPE, GgufFile, ggmlBytes, quantizeGgml, writeGguf, type GgmlType, type GgufEntry, type GgufTensorData, type GgufTensorInfo, type GgufValue } from "./gguf.js";
+export { GGML_TYPE, GgufFile, ggmlBlockQuantization, ggmlBytes, quantizeGgml, writeGguf, type GgmlType, type GgufEntry, type GgufTensorData, type GgufTensorInfo, type GgufValue } from "./gguf.js";
 export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
 export * as ops from "./onnx/ops.js";
 export type { AttentionMasks, AttentionSpec, KvCache, LinearSpec, RotarySpec, ShortConvSpec, WeightSource } from "./onnx/ops.js";
-export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockQuantized, type WeightFormat } from "./quantize.js";
+export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type BlockQuantized, type WeightFormat } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";
 export { Sampler, argmax, samplingSchema, type SamplingOptions } from "./sampling.js";

@@ -2,7 +2,7 @@
  * Where a decoder's config and weights come from: a Hugging Face folder (config.json + safetensors)
  * or a llama.cpp GGUF file. Both answer in Hugging Face tensor names relative to the decoder.
  */
-import { Checkpoint, GgufFile, LfmkitError, type GgufValue, type WeightSource } from "@lfmkit/core";
+import { Checkpoint, GgufFile, LfmkitError, ggmlBlockQuantization, type GgufValue, type WeightSource } from "@lfmkit/core";
 import { parseTextConfig, readTextConfig, type Lfm2Config } from "./config.js";
 import { ggufTensorFor } from "./gguf-names.js";
 
@@ -42,7 +42,7 @@ function openGguf(path: string): TextCheckpoint {
       const info = location && file.tensors.get(location.name);
       if (!location || !info) return undefined;
       const shape = location.expert === undefined ? info.shape : info.shape.slice(1);
-      return { name, shape, read: () => file.readF32(location.name, location.expert) };
+      return { name, shape, read: () => file.readF32(location.name, location.expert), quantized: ggmlBlockQuantization(info.type) };
     },
   };
 }

@@ -6,7 +6,7 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 8;
+const GRAPH_VERSION = 9;
 
 /**
  * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts

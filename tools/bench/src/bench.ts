@@ -92,8 +92,19 @@ const rows = PAIRS.map((pair) => {
     ttftMs: m(runs, (r) => r.timeToFirstTokenMs)!,
     loadMs: m(runs, (r) => r.loadMs)!,
     peakRssGB: m(runs, (r) => r.peakRssBytes)! / 1e9,
+    weightGB: m(runs, (r) => r.weightBytes)! / 1e9,
   });
-  return { shape: pair.shape, lfmkitFormat: pair.lfmkit, llamaFormat: pair.llama, coldLoadMs: s.coldLoadMs, lfmkit: side(s.lfmkit), llama: side(s.llama) };
+  const lfmkit = side(s.lfmkit);
+  // The issue's memory target for lfmkit: peak RSS within 1.3 × the loaded weight bytes + 200 MB.
+  const peakRssLimitGB = 1.3 * lfmkit.weightGB + 0.2;
+  return {
+    shape: pair.shape,
+    lfmkitFormat: pair.lfmkit,
+    llamaFormat: pair.llama,
+    coldLoadMs: s.coldLoadMs,
+    lfmkit: { ...lfmkit, peakRssLimitGB, peakRssWithinLimit: lfmkit.peakRssGB <= peakRssLimitGB },
+    llama: side(s.llama),
+  };
 });
 
 const size = (shape: string) => shape.replace("lfm2-", "");
@@ -103,6 +114,12 @@ for (const row of rows) {
   ratios[`decode_${tag}`] = row.lfmkit.decode / row.llama.decode;
   ratios[`prefill_${tag}`] = row.lfmkit.prefill / row.llama.prefill;
   if (row.lfmkit.decodeLong !== undefined && row.llama.decodeLong !== undefined) ratios[`decode_4k_${tag}`] = row.lfmkit.decodeLong / row.llama.decodeLong;
+}
+/** Each runtime's own decode after the long context ÷ its decode at an empty one. */
+const longContextRetention: Record<string, { lfmkit: number; llama: number }> = {};
+for (const row of rows) {
+  if (row.lfmkit.decodeLong === undefined || row.llama.decodeLong === undefined) continue;
+  longContextRetention[`${row.lfmkitFormat}_${size(row.shape)}`] = { lfmkit: row.lfmkit.decodeLong / row.lfmkit.decode, llama: row.llama.decodeLong / row.llama.decode };
 }
 
 const fmt = (x: number | undefined, digits = 1) => (x === undefined ? "-" : x.toFixed(digits));
@@ -114,8 +131,12 @@ for (const r of rows) {
 }
 log("\nratios (lfmkit ÷ llama.cpp):");
 for (const [name, value] of Object.entries(ratios)) log(`  ${name.padEnd(22)} ${value.toFixed(2)}`);
+log(`\ndecode after ${longContext} tokens ÷ decode at 0 (lfmkit / llama.cpp):`);
+for (const [tag, r] of Object.entries(longContextRetention)) log(`  ${tag.padEnd(22)} ${r.lfmkit.toFixed(2)} / ${r.llama.toFixed(2)}`);
+log("\nlfmkit peak RSS against 1.3 × weight bytes + 200 MB:");
+for (const r of rows) log(`  ${`${r.lfmkitFormat}_${size(r.shape)}`.padEnd(22)} ${fmt(r.lfmkit.peakRssGB, 3)} GB of ${fmt(r.lfmkit.peakRssLimitGB, 3)} GB (weights ${fmt(r.lfmkit.weightGB, 3)} GB) ${r.lfmkit.peakRssWithinLimit ? "within" : "OVER"}`);
 
-const summary = { date: new Date().toISOString(), threads: args.threads, reps, promptTokens, decodeTokens, longContext, peer: "node-llama-cpp 3.22.1 (llama.cpp CPU)", rows, ratios };
+const summary = { date: new Date().toISOString(), threads: args.threads, reps, promptTokens, decodeTokens, longContext, peer: "node-llama-cpp 3.22.1 (llama.cpp CPU)", rows, ratios, longContextRetention };
 const results = join(here, "..", "results");
 mkdirSync(results, { recursive: true });
 writeFileSync(join(results, "compare.json"), `${JSON.stringify(summary, null, 2)}\n`);

@@ -3,7 +3,7 @@
  * shared by every model file. Activations are float32; shapes are [batch=1, seq, features].
  */
 import { LfmkitError } from "../errors.js";
-import { quantizeBlockwise, type WeightFormat } from "../quantize.js";
+import { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type WeightFormat } from "../quantize.js";
 import type { GraphBuilder } from "./graph.js";
 
 const INT64_MAX = Number.MAX_SAFE_INTEGER;
@@ -15,6 +15,8 @@ export interface WeightSource {
   readonly name: string;
   readonly shape: readonly number[];
   read(): Float32Array;
+  /** The block quantization the values already lie on (a GGUF Q4_0 / Q8_0 tensor), kept when re-quantized at the same bits. */
+  readonly quantized?: BlockGrid;
 }
 
 export interface LinearSpec {
@@ -48,7 +50,8 @@ export function linear(g: GraphBuilder, x: string, spec: LinearSpec): string {
     y = g.op1("Reshape", [product, g.constant([1, -1, outFeatures])]);
   } else {
     const bits = spec.format === "q8" ? 8 : 4;
-    const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits);
+    const stored = spec.weight.quantized;
+    const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits, stored?.bits === bits ? stored.blockSize : QUANT_BLOCK_SIZE[bits]);
     const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
     const sliceRows = Math.max(1, Math.floor(MAX_QUANTIZED_SLICE / inFeatures));
     const slices: string[] = [];
@@ -299,9 +302,11 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
 function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
   const [a, inFeatures] = first.shape;
   const b = second.shape[0];
+  const [p, q] = [first.quantized, second.quantized];
   return {
     name: `${first.name}+${second.name}`,
     shape: [a + b, inFeatures],
+    quantized: p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined,
     read() {
       const stacked = new Float32Array((a + b) * inFeatures);
       stacked.set(first.read());
