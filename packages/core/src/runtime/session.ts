@@ -19,6 +19,7 @@ export async function openSession(modelPath: string, settings: SessionSettings =
       intraOpNumThreads: settings.threads ?? 0,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      enableMemPattern: false,
     });
   } catch (error) {
     throw new LfmkitError(`ONNX Runtime could not load the graph (${(error as Error).message.split("\n")[0]})`, modelPath);
