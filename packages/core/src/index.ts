@@ -8,4 +8,5 @@ export type { AttentionMasks, AttentionSpec, KvCache, LinearSpec, RotarySpec, Sh
 export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type BlockQuantized, type WeightFormat } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";
+export { RowTable } from "./runtime/row-table.js";
 export { Sampler, argmax, samplingSchema, type SamplingOptions } from "./sampling.js";

@@ -33,7 +33,7 @@ test("a graph is built once, reused, and keyed by checkpoint contents and build 
   const first = await cachedGraph(request(cacheDir, checkpoint));
   expect(first.built).toBe(true);
   const again = await cachedGraph(request(cacheDir, checkpoint));
-  expect(again).toEqual({ path: first.path, built: false });
+  expect(again).toEqual({ path: first.path, built: false, weightFiles: [join(first.path, "..", "graph.onnx.data")] });
   expect((await cachedGraph(request(cacheDir, checkpoint, "q8"))).path).not.toBe(first.path);
   appendFileSync(checkpoint, " changed");
   const changed = await cachedGraph(request(cacheDir, checkpoint));
@@ -68,4 +68,26 @@ test("an entry edited in place at the same size is rebuilt, though its hash was 
   bytes[0] ^= 0xff;
   writeFileSync(data, bytes);
   expect((await cachedGraph(request(cacheDir, checkpoint))).built).toBe(true);
+});
+
+test("side files are part of the entry: listed with its weights, verified, and rebuilt when changed", async () => {
+  const cacheDir = scratchDir("cache");
+  const checkpoint = join(scratchDir("ckpt"), "model.safetensors");
+  writeFileSync(checkpoint, "weights");
+  const table = Float32Array.from({ length: 12 }, (_, i) => i / 2);
+  const withTable: GraphRequest = {
+    ...request(cacheDir, checkpoint),
+    build: (g) => {
+      g.sideFile("table.f32", table);
+      request(cacheDir, checkpoint).build(g);
+    },
+  };
+  const first = await cachedGraph(withTable);
+  const side = join(first.path, "..", "table.f32");
+  expect(first.weightFiles).toEqual([join(first.path, "..", "graph.onnx.data"), side]);
+  expect(new Float32Array(new Uint8Array(readFileSync(side)).buffer)).toEqual(table);
+  expect(await cachedGraph(withTable)).toEqual({ ...first, built: false });
+  writeFileSync(side, Buffer.alloc(table.byteLength));
+  expect((await cachedGraph(withTable)).built).toBe(true);
+  expect(new Float32Array(new Uint8Array(readFileSync(side)).buffer)).toEqual(table);
 });

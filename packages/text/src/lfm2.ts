@@ -2,7 +2,7 @@
  * LFM2 hybrid decoder (architecture notes §1; MoE feed-forward §2), as one ONNX graph that serves
  * both prefill (S new tokens) and decode (S = 1).
  *
- *   h = embed[input_ids]
+ *   h = embed[input_ids]            (looked up by the runtime: the graph's input is h)
  *   for each layer i:
  *     h = h + (conv_i or attention_i)(RMSNorm(h; operator_norm_i))
  *     h = h + ffn_i(RMSNorm(h; ffn_norm_i))
@@ -26,7 +26,9 @@ export interface Lfm2BuildOptions {
 
 /** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
 export const io = {
-  inputIds: "input_ids",
+  inputsEmbeds: "inputs_embeds",
+  /** The token embedding table, written beside the graph and read row by row by the runtime. */
+  embeddingTable: "embed_tokens.f32",
   positionIds: "position_ids",
   logits: "logits",
   convState: (layer: number) => `conv_state.${layer}`,
@@ -52,10 +54,10 @@ export function buildLfm2(
   const linear = (name: string): LinearSpec => ({ weight: weight(`${name}.weight`), bias: optionalWeight(`${name}.bias`), format: options.format });
   const norm = (x: string, name: string) => ops.rmsNorm(g, x, weight(`${name}.weight`), eps);
 
-  const inputIds = g.input(io.inputIds, "int64", [1, "tokens"]);
-  const positionIds = g.input(io.positionIds, "int64", [1, "tokens"]);
   const embedding = weight("embed_tokens.weight");
-  let h = g.op1("Gather", [ops.floatWeight(g, embedding), inputIds]);
+  g.sideFile(io.embeddingTable, embedding.read());
+  let h = g.input(io.inputsEmbeds, "float32", [1, "tokens", D]);
+  const positionIds = g.input(io.positionIds, "int64", [1, "tokens"]);
   const hidden = [h];
 
   const { cos, sin } = ops.rotaryTables(config.ropeTheta, headDim, config.maxPositions);

@@ -1,4 +1,5 @@
-import { LfmkitError, cachedGraph, openSession, ort, type CachedGraph, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { LfmkitError, RowTable, cachedGraph, openSession, ort, type CachedGraph, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { dirname, join } from "node:path";
 import { z } from "zod";
 import { openTextCheckpoint } from "./checkpoint.js";
 import type { Lfm2Config } from "./config.js";
@@ -6,7 +7,7 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 9;
+const GRAPH_VERSION = 10;
 
 /**
  * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts
@@ -44,6 +45,7 @@ export class TextModel {
     private readonly options: z.output<typeof loadOptionsSchema>,
     /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
     readonly graph: CachedGraph,
+    private readonly embeddings: RowTable,
   ) {}
 
   /** Loads a Hugging Face folder or a GGUF file. */
@@ -64,8 +66,15 @@ export class TextModel {
       cacheDir: settings.cacheDir,
       build: (g) => buildLfm2(g, config, source, (name) => checkpoint.weight(name), build),
     });
-    const session = await openSession(graph.path, { threads: settings.threads });
-    return new TextModel(config, path, settings.dtype, session, settings, graph);
+    const [rows, columns] = source("embed_tokens.weight").shape;
+    const embeddings = new RowTable(join(dirname(graph.path), io.embeddingTable), rows, columns);
+    try {
+      const session = await openSession(graph.path, { threads: settings.threads });
+      return new TextModel(config, path, settings.dtype, session, settings, graph, embeddings);
+    } catch (error) {
+      embeddings.close();
+      throw error;
+    }
   }
 
   newState(): DecoderState {
@@ -102,7 +111,7 @@ export class TextModel {
     const tokens = ids.length;
     const past = state.position;
     const feeds: Record<string, ort.Tensor> = {
-      [io.inputIds]: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, tokens]),
+      [io.inputsEmbeds]: new ort.Tensor("float32", this.embeddings.gather(ids), [1, tokens, config.hiddenSize]),
       [io.positionIds]: new ort.Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(past + i)), [1, tokens]),
     };
     for (const [layer, conv] of state.convStates) {
@@ -128,6 +137,7 @@ export class TextModel {
   }
 
   async dispose(): Promise<void> {
+    this.embeddings.close();
     await this.session.release();
   }
 }

@@ -13,7 +13,7 @@ const loadStart = performance.now();
 const model = await TextModel.load(spec.model, { dtype: spec.dtype as "f32" | "q8" | "q4", threads: spec.threads, prefillChunk: spec.prefillChunk });
 const loadMs = performance.now() - loadStart;
 const loadPeakRssBytes = process.resourceUsage().maxRSS * 1024;
-const weightBytes = statSync(`${model.graph.path}.data`).size;
+const weightBytes = model.graph.weightFiles.reduce((sum, file) => sum + statSync(file).size, 0);
 const vocab = spec.vocab;
 const next = (logits: Float32Array) => argmax(logits.subarray(logits.length - vocab));
 

@@ -32,7 +32,7 @@ export interface RunResult {
   /** Peak RSS right after loading, and over the whole run. */
   loadPeakRssBytes: number;
   peakRssBytes: number;
-  /** Bytes of the weights as loaded: lfmkit's graph data file, or the GGUF file. */
+  /** Bytes of the weights as loaded: lfmkit's graph data file and embedding table, or the GGUF file. */
   weightBytes: number;
   prefillTokensPerSecond: number;
   timeToFirstTokenMs: number;

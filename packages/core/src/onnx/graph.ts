@@ -1,4 +1,5 @@
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { dirname, join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
 
 const { onnx } = onnxProto;
@@ -34,6 +35,8 @@ export class GraphBuilder {
   private readonly initializers: Onnx.ITensorProto[] = [];
   private readonly constants = new Map<string, string>();
   private readonly usedNames = new Set<string>();
+  /** Files written beside the data file for the runtime to read itself, outside the graph. */
+  readonly sideFiles: string[] = [];
   private dataFd: number | undefined;
   private dataOffset = 0;
 
@@ -70,6 +73,12 @@ export class GraphBuilder {
     }
     this.initializers.push(tensor);
     return name;
+  }
+
+  /** Writes `data` to a file beside the data file, for the runtime to read outside ORT. */
+  sideFile(fileName: string, data: Float32Array): void {
+    writeFileSync(join(dirname(this.dataPath), fileName), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    this.sideFiles.push(fileName);
   }
 
   /** A small constant (shapes, axes, scalars), deduplicated by value. */

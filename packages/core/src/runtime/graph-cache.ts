@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { z } from "zod";
 import { GraphBuilder } from "../onnx/graph.js";
 
@@ -27,6 +27,8 @@ export interface CachedGraph {
   readonly path: string;
   /** True when this call built the graph, false when a verified cache entry was reused. */
   readonly built: boolean;
+  /** The entry's files besides the graph: its data file and the side files the runtime reads. */
+  readonly weightFiles: readonly string[];
 }
 
 const manifestSchema = z.object({
@@ -43,7 +45,8 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
   const hash = createHash("sha256").update(JSON.stringify(request.key));
   for (const file of request.files) hash.update(await contentHash(cacheDir, file));
   const entry = join(cacheDir, "graphs", hash.digest("hex").slice(0, 32));
-  if (await isValidEntry(cacheDir, entry)) return { path: join(entry, GRAPH_FILE), built: false };
+  const existing = await verifiedFiles(cacheDir, entry);
+  if (existing) return entryGraph(entry, existing, false);
   rmSync(entry, { recursive: true, force: true });
 
   const staging = `${entry}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
@@ -53,7 +56,7 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
     request.build(g);
     writeFileSync(join(staging, GRAPH_FILE), g.finish(request.name));
     const files: Record<string, { size: number; sha256: string }> = {};
-    for (const name of [GRAPH_FILE, DATA_FILE]) {
+    for (const name of [GRAPH_FILE, DATA_FILE, ...g.sideFiles]) {
       const path = join(staging, name);
       if (existsSync(path)) files[name] = { size: statSync(path).size, sha256: await sha256File(path) };
     }
@@ -64,11 +67,16 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
       renameSync(staging, entry);
       for (const [name, { sha256 }] of Object.entries(files)) rememberHash(cacheDir, join(entry, name), sha256);
     }
+    return entryGraph(entry, Object.keys(files), true);
   } catch (error) {
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
-  return { path: join(entry, GRAPH_FILE), built: true };
+}
+
+function entryGraph(entry: string, files: readonly string[], built: boolean): CachedGraph {
+  const path = join(entry, GRAPH_FILE);
+  return { path, built, weightFiles: files.filter((name) => name !== GRAPH_FILE).map((name) => join(dirname(path), name)) };
 }
 
 /**
@@ -85,23 +93,24 @@ function syncToDisk(path: string): void {
 }
 
 /**
- * An entry is valid when every file has its manifest size and sha256. The hashes are remembered like
- * a checkpoint's (`contentHash`), so an entry is read in full only when a file changed on disk.
+ * An entry is valid when every file has its manifest size and sha256; returns its file names then.
+ * The hashes are remembered like a checkpoint's (`contentHash`), so an entry is read in full only
+ * when a file changed on disk.
  */
-async function isValidEntry(cacheDir: string, entry: string): Promise<boolean> {
+async function verifiedFiles(cacheDir: string, entry: string): Promise<string[] | undefined> {
   const manifestPath = join(entry, MANIFEST_FILE);
-  if (!existsSync(manifestPath)) return false;
+  if (!existsSync(manifestPath)) return undefined;
   try {
     const manifest = manifestSchema.parse(JSON.parse(readFileSync(manifestPath, "utf8")));
-    if (!manifest.files[GRAPH_FILE]) return false;
+    if (!manifest.files[GRAPH_FILE]) return undefined;
     for (const [name, expected] of Object.entries(manifest.files)) {
       const path = join(entry, name);
-      if (!existsSync(path) || statSync(path).size !== expected.size) return false;
-      if ((await contentHash(cacheDir, path)) !== expected.sha256) return false;
+      if (!existsSync(path) || statSync(path).size !== expected.size) return undefined;
+      if ((await contentHash(cacheDir, path)) !== expected.sha256) return undefined;
     }
-    return true;
+    return Object.keys(manifest.files);
   } catch {
-    return false;
+    return undefined;
   }
 }
 
