@@ -4,7 +4,7 @@ import onnxProto, { type onnx as Onnx } from "onnx-proto";
 
 const { onnx } = onnxProto;
 
-export type ElementType = "float32" | "int64" | "int32" | "uint8" | "int8";
+export type ElementType = "float32" | "int64" | "int32" | "uint8";
 export type Dim = number | string;
 
 const ELEMENT_TYPE: Record<ElementType, number> = {
@@ -12,7 +12,6 @@ const ELEMENT_TYPE: Record<ElementType, number> = {
   int64: onnx.TensorProto.DataType.INT64,
   int32: onnx.TensorProto.DataType.INT32,
   uint8: onnx.TensorProto.DataType.UINT8,
-  int8: onnx.TensorProto.DataType.INT8,
 };
 
 /** Attribute values: integers and integer lists as-is, floats wrapped so their type is explicit. */

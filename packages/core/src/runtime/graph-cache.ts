@@ -1,7 +1,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { z } from "zod";
 import { GraphBuilder } from "../onnx/graph.js";
 
@@ -75,8 +75,7 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
 }
 
 function entryGraph(entry: string, files: readonly string[], built: boolean): CachedGraph {
-  const path = join(entry, GRAPH_FILE);
-  return { path, built, weightFiles: files.filter((name) => name !== GRAPH_FILE).map((name) => join(dirname(path), name)) };
+  return { path: join(entry, GRAPH_FILE), built, weightFiles: files.filter((name) => name !== GRAPH_FILE).map((name) => join(entry, name)) };
 }
 
 /**

@@ -19,7 +19,10 @@ export class RowTable {
     this.fd = openSync(path, "r");
   }
 
-  /** The rows at `indices`, one after another. */
+  /**
+   * The rows at `indices`, one after another. Reads are synchronous on purpose: a row is a few KB,
+   * usually in the page cache, and a `pread` of it costs microseconds, less than an async round trip.
+   */
   gather(indices: readonly number[]): Float32Array {
     if (this.fd === undefined) throw new LfmkitError("the table is closed", this.path);
     const rowBytes = this.columns * 4;
