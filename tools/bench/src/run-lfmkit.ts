@@ -6,7 +6,7 @@
 import { statSync } from "node:fs";
 import { argmax } from "@lfmkit/core";
 import { TextModel } from "@lfmkit/text";
-import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
+import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const loadStart = performance.now();
@@ -34,13 +34,19 @@ async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32A
   for (let i = 0; i < warm.decodeSteps; i++) ({ logits } = await model.forward(state, [next(logits)]));
 }
 
-const state = model.newState();
 const prompt = syntheticPrompt(spec.promptTokens, vocab);
-const prefillStart = performance.now();
-const { logits } = await model.forward(state, prompt);
-const prefillMs = performance.now() - prefillStart;
-const firstToken = next(logits);
-const timeToFirstTokenMs = performance.now() - prefillStart;
+const prefills: { prefillMs: number; timeToFirstTokenMs: number }[] = [];
+let state = model.newState();
+let logits: Float32Array = new Float32Array(0);
+let firstToken = -1;
+for (let run = 0; run < spec.prefillRuns; run++) {
+  state = model.newState();
+  const start = performance.now();
+  ({ logits } = await model.forward(state, prompt));
+  const prefillMs = performance.now() - start;
+  firstToken = next(logits);
+  prefills.push({ prefillMs, timeToFirstTokenMs: performance.now() - start });
+}
 const decodeTokensPerSecond = await decode(state, logits);
 
 let decodeLongTokensPerSecond: number | undefined;
@@ -56,8 +62,8 @@ const result: RunResult = {
   loadPeakRssBytes,
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   weightBytes,
-  prefillTokensPerSecond: (spec.promptTokens / prefillMs) * 1000,
-  timeToFirstTokenMs,
+  prefillTokensPerSecond: (spec.promptTokens / median(prefills.map((p) => p.prefillMs))) * 1000,
+  timeToFirstTokenMs: median(prefills.map((p) => p.timeToFirstTokenMs)),
   decodeTokensPerSecond,
   decodeLongTokensPerSecond,
   firstToken,

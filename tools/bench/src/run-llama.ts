@@ -2,7 +2,7 @@
 /** The same measurement as run-lfmkit, with node-llama-cpp (llama.cpp's CPU backend) on a GGUF. */
 import { statSync } from "node:fs";
 import { LlamaLogLevel, getLlama } from "node-llama-cpp";
-import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
+import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 if (spec.decodeInput !== "greedy") throw new Error("run-llama decodes greedily only (node-llama-cpp generates its own tokens)");
@@ -32,16 +32,19 @@ const sequence = context.getSequence();
   await sequence.clearHistory();
 }
 const prompt = syntheticPrompt(spec.promptTokens, spec.vocab);
-const prefillStart = performance.now();
-await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
-const prefillMs = performance.now() - prefillStart;
+const prefills: { prefillMs: number; timeToFirstTokenMs: number }[] = [];
 let firstToken = -1;
-for await (const token of sequence.evaluate([prompt[prompt.length - 1] as never], { temperature: 0 })) {
-  firstToken = Number(token);
-  break;
+for (let run = 0; run < spec.prefillRuns; run++) {
+  const start = performance.now();
+  await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
+  const prefillMs = performance.now() - start;
+  for await (const token of sequence.evaluate([prompt[prompt.length - 1] as never], { temperature: 0 })) {
+    firstToken = Number(token);
+    break;
+  }
+  prefills.push({ prefillMs, timeToFirstTokenMs: performance.now() - start });
+  await sequence.clearHistory();
 }
-const timeToFirstTokenMs = performance.now() - prefillStart;
-await sequence.clearHistory();
 await sequence.evaluateWithoutGeneratingNewTokens(prompt.slice(0, -1) as never[]);
 const decodeTokensPerSecond = await decode(sequence, prompt[prompt.length - 1]);
 
@@ -60,8 +63,8 @@ const result: RunResult = {
   loadPeakRssBytes,
   peakRssBytes: process.resourceUsage().maxRSS * 1024,
   weightBytes: statSync(spec.model).size,
-  prefillTokensPerSecond: ((spec.promptTokens - 1) / prefillMs) * 1000,
-  timeToFirstTokenMs,
+  prefillTokensPerSecond: ((spec.promptTokens - 1) / median(prefills.map((p) => p.prefillMs))) * 1000,
+  timeToFirstTokenMs: median(prefills.map((p) => p.timeToFirstTokenMs)),
   decodeTokensPerSecond,
   decodeLongTokensPerSecond,
   firstToken,

@@ -14,6 +14,11 @@ export const runSpecSchema = z.object({
   prefillChunk: z.number().int().positive().optional(),
   promptTokens: z.number().int().positive(),
   decodeTokens: z.number().int().positive(),
+  /**
+   * Times the prompt is evaluated from an empty context; the median is reported. One 512-token
+   * prefill lasts under a second, so a single one is at the mercy of this VM's scheduling noise.
+   */
+  prefillRuns: z.number().int().positive().default(3),
   /** 0: no long-context decode. */
   longContext: z.number().int().nonnegative(),
   /**
