@@ -37,9 +37,6 @@ export interface ForwardResult {
 
 /** An LFM2 text decoder loaded from a Hugging Face folder and executed by ONNX Runtime. */
 export class TextModel {
-  /** A one-position cache of zeros, [kvHeads, 1, headDim] (its transpose holds the same values). */
-  private readonly emptySlot: Float32Array;
-
   private constructor(
     readonly config: Lfm2Config,
     readonly path: string,
@@ -49,9 +46,7 @@ export class TextModel {
     /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
     readonly graph: CachedGraph,
     private readonly embeddings: RowTable,
-  ) {
-    this.emptySlot = new Float32Array(config.kvHeads * config.headDim);
-  }
+  ) {}
 
   /** Loads a Hugging Face folder or a GGUF file. */
   static async load(path: string, options: LoadOptions = {}): Promise<TextModel> {
@@ -123,11 +118,7 @@ export class TextModel {
       feeds[io.convState(layer)] = new ort.Tensor("float32", conv, [1, config.convKernel - 1, config.hiddenSize]);
     }
     for (const [layer, cache] of state.caches) {
-      // Before the first chunk nothing is cached, so one masked slot of zeros stands in for the allocated
-      // capacity and its masked slots drop out of every product. (Not zero slots: ORT's FusedMatMul
-      // leaves a product over an empty axis unwritten.)
-      const capacity = past === 0 ? 1 : cache.capacity;
-      const [keys, valuesTransposed] = past === 0 ? [this.emptySlot, this.emptySlot] : [cache.keys, cache.valuesTransposed];
+      const { keys, valuesTransposed, capacity } = cache.readable(past);
       feeds[io.cachedKeys(layer)] = new ort.Tensor("float32", keys, [config.kvHeads, capacity, config.headDim]);
       feeds[io.cachedValuesTransposed(layer)] = new ort.Tensor("float32", valuesTransposed, [config.kvHeads, config.headDim, capacity]);
     }

@@ -18,10 +18,15 @@ export class LayerCache {
   keys = new Float32Array(0);
   valuesTransposed = new Float32Array(0);
 
+  /** One position of zeros, [KV, 1, headDim] (its transpose holds the same values). */
+  private readonly emptySlot: Float32Array;
+
   constructor(
     private readonly kvHeads: number,
     private readonly headDim: number,
-  ) {}
+  ) {
+    this.emptySlot = new Float32Array(kvHeads * headDim);
+  }
 
   /** Makes room for `needed` positions, keeping the first `kept`. */
   reserve(needed: number, kept: number): void {
@@ -42,6 +47,17 @@ export class LayerCache {
     this.capacity = capacity;
     this.keys = keys;
     this.valuesTransposed = valuesTransposed;
+  }
+
+  /**
+   * What the graph reads after `filled` positions: the buffers and their capacity. Before anything is
+   * cached, one masked slot of zeros stands in for the allocated capacity, so a prompt's first chunk
+   * computes no products over empty slots. (Not zero slots: ORT's FusedMatMul leaves a product over
+   * an empty axis unwritten.)
+   */
+  readable(filled: number): { keys: Float32Array; valuesTransposed: Float32Array; capacity: number } {
+    if (filled > 0) return { keys: this.keys, valuesTransposed: this.valuesTransposed, capacity: this.capacity };
+    return { keys: this.emptySlot, valuesTransposed: this.emptySlot, capacity: 1 };
   }
 
   /** Appends `count` new positions at `at`, from keys / values laid out [KV, count, headDim]. */

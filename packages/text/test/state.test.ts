@@ -36,6 +36,20 @@ describe("LayerCache", () => {
     }
   });
 
+  test("before anything is cached the graph reads one slot of zeros, then the allocated buffers", () => {
+    const cache = new LayerCache(kvHeads, headDim);
+    cache.reserve(300, 0);
+    const empty = cache.readable(0);
+    expect(empty.capacity).toBe(1);
+    expect([...empty.keys]).toEqual(new Array(kvHeads * headDim).fill(0));
+    expect([...empty.valuesTransposed]).toEqual(new Array(kvHeads * headDim).fill(0));
+    cache.append(0, rows(0, 5, 0), rows(0, 5, 0.5), 5);
+    const filled = cache.readable(5);
+    expect(filled.capacity).toBe(cache.capacity);
+    expect(filled.keys).toBe(cache.keys);
+    expect(filled.valuesTransposed).toBe(cache.valuesTransposed);
+  });
+
   test.each([1, 127, 128, 129, 700, 4096, 20_000])("capacity for %i positions has a short tail", (needed) => {
     const cache = new LayerCache(kvHeads, headDim);
     cache.reserve(needed, 0);

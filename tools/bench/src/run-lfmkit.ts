@@ -35,18 +35,17 @@ async function decode(state: ReturnType<TextModel["newState"]>, logits: Float32A
 }
 
 const prompt = syntheticPrompt(spec.promptTokens, vocab);
-const prefills: { prefillMs: number; timeToFirstTokenMs: number }[] = [];
-let state = model.newState();
-let logits: Float32Array = new Float32Array(0);
-let firstToken = -1;
-for (let run = 0; run < spec.prefillRuns; run++) {
-  state = model.newState();
+async function prefill() {
+  const state = model.newState();
   const start = performance.now();
-  ({ logits } = await model.forward(state, prompt));
+  const { logits } = await model.forward(state, prompt);
   const prefillMs = performance.now() - start;
-  firstToken = next(logits);
-  prefills.push({ prefillMs, timeToFirstTokenMs: performance.now() - start });
+  const firstToken = next(logits);
+  return { state, logits, firstToken, prefillMs, timeToFirstTokenMs: performance.now() - start };
 }
+const prefills = [];
+for (let run = 0; run < spec.prefillRuns; run++) prefills.push(await prefill());
+const { state, logits, firstToken } = prefills[prefills.length - 1];
 const decodeTokensPerSecond = await decode(state, logits);
 
 let decodeLongTokensPerSecond: number | undefined;
