@@ -53,13 +53,14 @@ export function tokenizerFixtures(): string[] {
   });
 }
 
-/** A scratch directory for built graphs, shared by the files of one test run. */
+/** Where tests cache built graphs: kept between runs, since entries are keyed by checkpoint content. */
 export function testCacheDir(): string {
   return process.env.LFMKIT_TEST_CACHE ?? join(tmpdir(), "lfmkit-test-cache");
 }
 
+/** A fresh directory for a test's files, under the run's scratch root (removed by vitest's global teardown). */
 export function scratchDir(prefix: string): string {
-  return mkdtempSync(join(tmpdir(), `lfmkit-${prefix}-`));
+  return mkdtempSync(join(process.env.LFMKIT_SCRATCH_DIR ?? tmpdir(), `lfmkit-${prefix}-`));
 }
 
 export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
