@@ -1,16 +1,17 @@
-import { TextModel, generate } from "@lfmkit/text";
+import { TextModel, chatPromptIds, generate, samplingFor } from "@lfmkit/text";
 import { TextTokenizer, type ChatMessage } from "@lfmkit/tokenizer";
-import { samplingFor, type GenerateArgs } from "./options.js";
+import type { GenerateArgs } from "./options.js";
 
 export async function runGenerate(args: GenerateArgs): Promise<void> {
   const tokenizer = TextTokenizer.load(args.model);
-  const model = await TextModel.load(args.model, { dtype: args.dtype, threads: args.threads, cacheDir: args.cacheDir });
+  const sampling = samplingFor(args.model, args);
+  const model = await TextModel.load(args.model, { weightFormat: args.weightFormat, threads: args.threads, cacheDir: args.cacheDir });
   const promptIds = promptIdsFor(args, tokenizer);
   const controller = new AbortController();
   const onInterrupt = () => controller.abort(new Error("interrupted"));
   process.once("SIGINT", onInterrupt);
   try {
-    for await (const event of generate(model, tokenizer, promptIds, { ...samplingFor(args), maxTokens: args.maxTokens, signal: controller.signal })) {
+    for await (const event of generate(model, tokenizer, promptIds, { ...sampling, maxTokens: args.maxTokens, signal: controller.signal })) {
       if (event.type === "token") {
         if (!args.json) process.stdout.write(event.text);
       } else if (args.json) {
@@ -40,5 +41,5 @@ function promptIdsFor(args: GenerateArgs, tokenizer: TextTokenizer): number[] {
   const messages: ChatMessage[] = [];
   if (args.system !== undefined) messages.push({ role: "system", content: args.system });
   messages.push({ role: "user", content: args.prompt! });
-  return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }));
+  return chatPromptIds(tokenizer, messages);
 }

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { WEIGHT_FORMATS } from "@lfmkit/core";
+import { DEFAULT_MAX_TOKENS } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { runGenerate } from "./generate-command.js";
@@ -17,14 +19,14 @@ program
   .option("--raw <text>", "text tokenized as is (BOS added as the tokenizer says)")
   .option("--prompt-ids <ids>", "comma-separated token ids, no tokenization")
   .option("--system <text>", "system message (with --prompt)")
-  .option("--max-tokens <n>", "most tokens to generate", "256")
+  .option("--max-tokens <n>", "most tokens to generate", String(DEFAULT_MAX_TOKENS))
   .option("--temperature <t>", "0 = greedy (default: generation_config.json, else 0.3)")
   .option("--top-k <k>", "keep the k most likely tokens (0 = off)")
   .option("--top-p <p>", "nucleus sampling mass")
   .option("--min-p <p>", "drop tokens below p × the top probability (default 0.15 when sampling)")
   .option("--repetition-penalty <r>", "penalize tokens already seen (default 1.05 when sampling)")
   .option("--seed <s>", "random seed for sampling")
-  .addOption(new Option("--dtype <dtype>", "weight format").choices(["f32", "q8", "q4"]).default("f32"))
+  .addOption(new Option("--weight-format <format>", "how linear weights are stored: float32, or 8/4-bit blocks").choices(WEIGHT_FORMATS).default("f32"))
   .option("--threads <n>", "ONNX Runtime intra-op threads")
   .option("--cache-dir <dir>", "where built graphs are cached (default: $LFMKIT_CACHE_DIR or ~/.cache/lfmkit)")
   .option("--json", "print one JSON object with ids, text, usage and timings")

@@ -3,10 +3,13 @@ export { DTYPE_BYTES, bf16ToF32, f16ToF32, floatToHalf, halfToFloat, isDtype, ty
 export { GGML_TYPE, GgufFile, ggmlBlockQuantization, ggmlBytes, quantizeGgml, writeGguf, type GgmlType, type GgufEntry, type GgufTensorData, type GgufTensorInfo, type GgufValue } from "./gguf.js";
 export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
-export * as ops from "./onnx/ops.js";
-export type { AttentionMasks, AttentionSpec, KvCache, LinearSpec, RotarySpec, ShortConvSpec, WeightSource } from "./onnx/ops.js";
-export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type BlockQuantized, type WeightFormat } from "./quantize.js";
+export * as ops from "./ops/index.js";
+export type { AttentionMasks, AttentionSpec, CausalConvSpec, HeadLayout, KvCacheInputs, RotarySpec } from "./ops/index.js";
+export { WEIGHT_FORMATS, Weights, weightFormatSchema, type FindWeight, type LinearSpec, type WeightFormat, type WeightSource } from "./weights.js";
+export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type BlockQuantized } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";
 export { RowTable } from "./runtime/row-table.js";
+export { KvCache } from "./runtime/kv-cache.js";
+export { GraphModel, type GraphModelRequest } from "./runtime/graph-model.js";
 export { Sampler, argmax, samplingSchema, type SamplingOptions } from "./sampling.js";

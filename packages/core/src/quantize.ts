@@ -1,6 +1,3 @@
-/** How linear weights are stored in a built graph, chosen per load. */
-export type WeightFormat = "f32" | "q8" | "q4";
-
 /**
  * Values per quantization block: 128 at 4 bits (ORT's own default for `MatMulNBits`), 64 at 8 bits.
  * Larger blocks mean fewer scales to read and faster int8 kernels; measured in the core README.

@@ -1,9 +1,10 @@
 import { LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { TextModel } from "./model.js";
+import { DEFAULT_MAX_TOKENS } from "./policy.js";
 
 export interface GenerateOptions extends SamplingOptions {
-  /** Most tokens to generate (default 256); generation also ends at the model's context length. */
+  /** Most tokens to generate (default `DEFAULT_MAX_TOKENS`); generation also ends at the model's context length. */
   maxTokens?: number;
   /** Generation ends when the text contains one of these; the stop string is not returned. */
   stop?: readonly string[];
@@ -43,7 +44,7 @@ export async function* generate(
   promptIds: readonly number[],
   options: GenerateOptions = {},
 ): AsyncGenerator<GenerationEvent> {
-  const { maxTokens = 256, stop = [], signal } = options;
+  const { maxTokens = DEFAULT_MAX_TOKENS, stop = [], signal } = options;
   if (promptIds.length === 0) throw new LfmkitError("the prompt is empty");
   const context = model.config.maxPositions;
   if (promptIds.length > context) {

@@ -9,24 +9,15 @@
  *
  * The experts run sparsely: each reads its weights only when some row chose it.
  */
-import { GraphBuilder, ops, type LinearSpec, type WeightFormat } from "@lfmkit/core";
+import { GraphBuilder, ops, type Weights } from "@lfmkit/core";
 import type { MoeConfig } from "./config.js";
-import type { OptionalWeightLookup, WeightLookup } from "./lfm2.js";
 
-export function moeFeedForward(
-  g: GraphBuilder,
-  x: string,
-  moe: MoeConfig,
-  prefix: string,
-  weight: WeightLookup,
-  optionalWeight: OptionalWeightLookup,
-  format: WeightFormat,
-): string {
-  const router = weight(`${prefix}.gate.weight`);
+export function moeFeedForward(g: GraphBuilder, x: string, w: Weights, moe: MoeConfig): string {
+  const router = w.required("gate.weight");
   const [, hidden] = router.shape;
   const rows = g.op1("Reshape", [x, g.constant([-1, hidden])]);
   const scores = g.op1("Sigmoid", [g.op1("Gemm", [rows, ops.floatWeight(g, router)], { transB: 1 })]);
-  const bias = moe.useExpertBias ? optionalWeight(`${prefix}.expert_bias`) : undefined;
+  const bias = moe.useExpertBias ? w.optional("expert_bias") : undefined;
   const choice = bias ? g.op1("Add", [scores, ops.floatWeight(g, bias)]) : scores;
   const [, chosen] = g.op("TopK", [choice, g.constant([moe.expertsPerToken])], { axis: -1 }, { outputs: 2 });
 
@@ -38,11 +29,10 @@ export function moeFeedForward(
   if (moe.routedScalingFactor !== 1) routed = g.op1("Mul", [routed, g.scalar(moe.routedScalingFactor, "float32")]);
   const weights = g.op1("ScatterElements", [g.op1("Mul", [scores, g.scalar(0, "float32")]), chosen, routed], { axis: 1 }); // [N, E]
 
-  const linear = (name: string): LinearSpec => ({ weight: weight(`${name}.weight`), format });
   const experts = Array.from({ length: moe.experts }, (_, e) => ({
-    gate: linear(`${prefix}.experts.${e}.w1`),
-    up: linear(`${prefix}.experts.${e}.w3`),
-    down: linear(`${prefix}.experts.${e}.w2`),
+    gate: w.linear(`experts.${e}.w1`),
+    up: w.linear(`experts.${e}.w3`),
+    down: w.linear(`experts.${e}.w2`),
   }));
   const y = ops.sparseExperts(g, rows, weights, experts);
   return g.op1("Reshape", [y, g.op1("Shape", [x])]);

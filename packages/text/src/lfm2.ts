@@ -4,20 +4,20 @@
  *
  *   h = embed[input_ids]            (looked up by the runtime: the graph's input is h)
  *   for each layer i:
- *     h = h + (conv_i or attention_i)(RMSNorm(h; operator_norm_i))
- *     h = h + ffn_i(RMSNorm(h; ffn_norm_i))
+ *     h = h + (shortConv_i or attention_i)(RMSNorm(h; operator_norm_i))
+ *     h = h + feedForward_i(RMSNorm(h; ffn_norm_i))
  *   logits = head(RMSNorm(h; embedding_norm))
  *
  * State crosses the graph boundary explicitly: each conv layer reads and returns its last L-1
  * gated inputs; each attention layer reads its cached keys/values where they lie (never copied)
  * and returns only the new rows, which the runtime appends to its cache.
  */
-import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type LinearSpec, type WeightFormat, type WeightSource } from "@lfmkit/core";
+import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type RotarySpec, type WeightFormat, type Weights } from "@lfmkit/core";
 import type { Lfm2Config } from "./config.js";
 import { moeFeedForward } from "./lfm2-moe.js";
 
 export interface Lfm2BuildOptions {
-  readonly format: WeightFormat;
+  readonly weightFormat: WeightFormat;
   /** Logits for every position ("all", used by parity tests) or only the last one. */
   readonly logits: "all" | "last";
   /** Also output the hidden state after the embedding and after every layer. */
@@ -40,90 +40,89 @@ export const io = {
   hiddenState: (index: number) => `hidden_state.${index}`,
 };
 
-export type WeightLookup = (name: string) => WeightSource;
-export type OptionalWeightLookup = (name: string) => WeightSource | undefined;
+/** What every layer of one graph shares: the positions of the new tokens and their rotary tables. */
+interface Sequence {
+  readonly positionIds: string;
+  readonly rotary: RotarySpec;
+  /** Every layer's cache has the same capacity, so the first attention layer's masks serve them all. */
+  masks?: AttentionMasks;
+}
 
-export function buildLfm2(
-  g: GraphBuilder,
-  config: Lfm2Config,
-  weight: WeightLookup,
-  optionalWeight: OptionalWeightLookup,
-  options: Lfm2BuildOptions,
-): void {
-  const { hiddenSize: D, headDim, heads, kvHeads, convKernel: L, normEps: eps } = config;
-  const linear = (name: string): LinearSpec => ({ weight: weight(`${name}.weight`), bias: optionalWeight(`${name}.bias`), format: options.format });
-  const norm = (x: string, name: string) => ops.rmsNorm(g, x, weight(`${name}.weight`), eps);
+/** §1.5: per-head RMSNorm on q and k, RoPE, grouped-query attention over the cache, output projection. */
+function attention(g: GraphBuilder, x: string, w: Weights, layer: number, config: Lfm2Config, sequence: Sequence): string {
+  const { heads, kvHeads, headDim, normEps } = config;
+  const project = (name: string) => ops.linear(g, x, w.linear(name));
+  const q = ops.perHeadRmsNorm(g, project("q_proj"), w.required("q_layernorm.weight"), headDim, normEps);
+  const k = ops.perHeadRmsNorm(g, project("k_proj"), w.required("k_layernorm.weight"), headDim, normEps);
+  const v = project("v_proj");
+  const cache = {
+    keys: g.input(io.cachedKeys(layer), "float32", [kvHeads, "capacity", headDim]),
+    valuesTransposed: g.input(io.cachedValuesTransposed(layer), "float32", [kvHeads, headDim, "capacity"]),
+  };
+  sequence.masks ??= ops.attentionMasks(g, sequence.positionIds, cache.keys, heads / kvHeads);
+  const rotate = (t: string) => ops.rope(g, t, sequence.positionIds, sequence.rotary);
+  const result = ops.cachedAttention(g, rotate(q), rotate(k), v, { heads, kvHeads, headDim, cache, masks: sequence.masks });
+  g.output(result.newKeys, io.newKeys(layer), "float32", [kvHeads, "tokens", headDim]);
+  g.output(result.newValues, io.newValues(layer), "float32", [kvHeads, "tokens", headDim]);
+  return ops.linear(g, result.output, w.linear("out_proj"));
+}
 
-  const embedding = weight("embed_tokens.weight");
+/**
+ * §1.4: B, C, x = split(in_proj(n)); the causal depthwise conv of B ⊙ x, gated by C, then out_proj.
+ * The conv state is the last L-1 values of B ⊙ x.
+ */
+function shortConv(g: GraphBuilder, x: string, w: Weights, layer: number, config: Lfm2Config): string {
+  const stateShape = [1, config.convKernel - 1, config.hiddenSize];
+  const [b, c, xs] = g.op("Split", [ops.linear(g, x, w.linear("in_proj"))], { axis: -1 }, { outputs: 3 });
+  const conv = ops.causalDepthwiseConv(g, g.op1("Mul", [b, xs]), {
+    kernel: w.required("conv.weight"),
+    bias: w.optional("conv.bias"),
+    state: g.input(io.convState(layer), "float32", stateShape),
+  });
+  g.output(conv.state, io.convStateOut(layer), "float32", stateShape);
+  return ops.linear(g, g.op1("Mul", [c, conv.output]), w.linear("out_proj"));
+}
+
+/** §1.6: SwiGLU with w1 = gate, w3 = up, w2 = down; the MoE layers route to experts instead (§2.3). */
+function feedForward(g: GraphBuilder, x: string, w: Weights, layer: number, config: Lfm2Config): string {
+  if (config.moe && layer >= config.moe.denseLayers) return moeFeedForward(g, x, w, config.moe);
+  return ops.swiglu(g, x, w.linear("w1"), w.linear("w3"), w.linear("w2"));
+}
+
+/** §1.2: pre-norm residual blocks, the operator (conv or attention) then the feed-forward. */
+function decoderLayer(g: GraphBuilder, h: string, w: Weights, layer: number, config: Lfm2Config, sequence: Sequence): string {
+  const n = ops.rmsNorm(g, h, w.required("operator_norm.weight"), config.normEps);
+  const mixed =
+    config.layerTypes[layer] === "conv"
+      ? shortConv(g, n, w.scope("conv"), layer, config)
+      : attention(g, n, w.scope("self_attn"), layer, config, sequence);
+  h = g.op1("Add", [h, mixed]);
+  const m = ops.rmsNorm(g, h, w.required("ffn_norm.weight"), config.normEps);
+  return g.op1("Add", [h, feedForward(g, m, w.scope("feed_forward"), layer, config)]);
+}
+
+export function buildLfm2(g: GraphBuilder, config: Lfm2Config, w: Weights, options: Lfm2BuildOptions): void {
+  const { hiddenSize: D, headDim } = config;
+  const embedding = w.required("embed_tokens.weight");
   g.sideFile(io.embeddingTable, embedding.read());
   let h = g.input(io.inputsEmbeds, "float32", [1, "tokens", D]);
-  const positionIds = g.input(io.positionIds, "int64", [1, "tokens"]);
-  const hidden = [h];
-
-  const { cos, sin } = ops.rotaryTables(config.ropeTheta, headDim, config.maxPositions);
-  const rotary = {
-    cos: g.weight("rope.cos", cos, [config.maxPositions, headDim / 2]),
-    sin: g.weight("rope.sin", sin, [config.maxPositions, headDim / 2]),
-    interleaved: false,
+  const sequence: Sequence = {
+    positionIds: g.input(io.positionIds, "int64", [1, "tokens"]),
+    rotary: ops.rotary(g, config.ropeTheta, headDim, config.maxPositions, false),
   };
-  let masks: AttentionMasks | undefined;
-
-  config.layerTypes.forEach((type, i) => {
-    const layer = `layers.${i}`;
-    const n = norm(h, `${layer}.operator_norm`);
-    let mixed: string;
-    if (type === "conv") {
-      const state = g.input(io.convState(i), "float32", [1, L - 1, D]);
-      const conv = ops.shortConv(g, n, {
-        inProj: linear(`${layer}.conv.in_proj`),
-        outProj: linear(`${layer}.conv.out_proj`),
-        kernel: weight(`${layer}.conv.conv.weight`),
-        kernelBias: optionalWeight(`${layer}.conv.conv.bias`),
-        state,
-      });
-      g.output(conv.state, io.convStateOut(i), "float32", [1, L - 1, D]);
-      mixed = conv.output;
-    } else {
-      const attn = `${layer}.self_attn`;
-      const q = ops.perHeadRmsNorm(g, ops.linear(g, n, linear(`${attn}.q_proj`)), weight(`${attn}.q_layernorm.weight`), headDim, eps);
-      const k = ops.perHeadRmsNorm(g, ops.linear(g, n, linear(`${attn}.k_proj`)), weight(`${attn}.k_layernorm.weight`), headDim, eps);
-      const v = ops.linear(g, n, linear(`${attn}.v_proj`));
-      const cache = {
-        keys: g.input(io.cachedKeys(i), "float32", [kvHeads, "capacity", headDim]),
-        valuesTransposed: g.input(io.cachedValuesTransposed(i), "float32", [kvHeads, headDim, "capacity"]),
-      };
-      // Every layer's cache has the same capacity, so one set of masks serves them all.
-      masks ??= ops.attentionMasks(g, positionIds, cache.keys, heads / kvHeads);
-      const attention = ops.cachedAttention(g, ops.rope(g, q, positionIds, rotary), ops.rope(g, k, positionIds, rotary), v, {
-        heads,
-        kvHeads,
-        headDim,
-        cache,
-        masks,
-      });
-      g.output(attention.newKeys, io.newKeys(i), "float32", [kvHeads, "tokens", headDim]);
-      g.output(attention.newValues, io.newValues(i), "float32", [kvHeads, "tokens", headDim]);
-      mixed = ops.linear(g, attention.output, linear(`${attn}.out_proj`));
-    }
-    h = g.op1("Add", [h, mixed]);
-
-    const m = norm(h, `${layer}.ffn_norm`);
-    const ffn = `${layer}.feed_forward`;
-    const isMoeLayer = config.moe !== undefined && i >= config.moe.denseLayers;
-    const f = isMoeLayer
-      ? moeFeedForward(g, m, config.moe!, ffn, weight, optionalWeight, options.format)
-      : ops.swiglu(g, m, linear(`${ffn}.w1`), linear(`${ffn}.w3`), linear(`${ffn}.w2`));
-    h = g.op1("Add", [h, f]);
+  const hidden = [h];
+  for (let layer = 0; layer < config.layerTypes.length; layer++) {
+    h = decoderLayer(g, h, w.scope(`layers.${layer}`), layer, config, sequence);
     hidden.push(h);
-  });
+  }
 
-  h = norm(h, "embedding_norm");
+  h = ops.rmsNorm(g, h, w.required("embedding_norm.weight"), config.normEps);
   hidden[hidden.length - 1] = h;
   if (options.hiddenStates) hidden.forEach((x, index) => g.output(x, io.hiddenState(index), "float32", [1, "tokens", D]));
   if (options.logits === "last") h = g.op1("Slice", [h, g.constant([-1]), g.constant([Number.MAX_SAFE_INTEGER]), g.constant([1])]);
 
-  const head = config.tieEmbeddings ? embedding : optionalWeight("lm_head.weight");
-  if (!head) throw new LfmkitError("tie_word_embeddings is false but the checkpoint has no lm_head.weight");
-  const logits = ops.linear(g, h, { weight: head, format: options.format });
+  const head = config.tieEmbeddings ? embedding : w.optional("lm_head.weight");
+  if (!head) throw new LfmkitError("tie_word_embeddings is false but the checkpoint has no lm_head.weight", w.where);
+  const logits = ops.linear(g, h, { weight: head, format: options.weightFormat });
   g.output(logits, io.logits, "float32", [1, options.logits === "last" ? 1 : "tokens", config.vocabSize]);
 }

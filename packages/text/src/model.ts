@@ -1,5 +1,4 @@
-import { LfmkitError, RowTable, cachedGraph, openSession, ort, type CachedGraph, type Session, type WeightFormat, type WeightSource } from "@lfmkit/core";
-import { dirname, join } from "node:path";
+import { GraphModel, LfmkitError, Weights, ort, weightFormatSchema, type CachedGraph, type WeightFormat } from "@lfmkit/core";
 import { z } from "zod";
 import { openTextCheckpoint } from "./checkpoint.js";
 import type { Lfm2Config } from "./config.js";
@@ -7,7 +6,7 @@ import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 10;
+const GRAPH_VERSION = 11;
 
 /**
  * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts
@@ -16,7 +15,7 @@ const GRAPH_VERSION = 10;
 const MAX_CHUNK_SCORES = 1 << 18;
 
 export const loadOptionsSchema = z.object({
-  dtype: z.enum(["f32", "q8", "q4"]).default("f32"),
+  weightFormat: weightFormatSchema.default("f32"),
   threads: z.number().int().positive().optional(),
   cacheDir: z.string().optional(),
   logits: z.enum(["all", "last"]).default("last"),
@@ -40,12 +39,9 @@ export class TextModel {
   private constructor(
     readonly config: Lfm2Config,
     readonly path: string,
-    readonly format: WeightFormat,
-    private readonly session: Session,
+    readonly weightFormat: WeightFormat,
+    private readonly runtime: GraphModel,
     private readonly options: z.output<typeof loadOptionsSchema>,
-    /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
-    readonly graph: CachedGraph,
-    private readonly embeddings: RowTable,
   ) {}
 
   /** Loads a Hugging Face folder or a GGUF file. */
@@ -53,28 +49,35 @@ export class TextModel {
     const settings = loadOptionsSchema.parse(options);
     const checkpoint = openTextCheckpoint(path);
     const { config } = checkpoint;
-    const source = (name: string): WeightSource => {
-      const found = checkpoint.weight(name);
-      if (!found) throw new LfmkitError(`tensor ${name} is missing from the checkpoint`, path);
-      return found;
-    };
-    const build: Lfm2BuildOptions = { format: settings.dtype, logits: settings.logits, hiddenStates: settings.hiddenStates };
-    const graph = await cachedGraph({
-      key: { graph: "lfm2", version: GRAPH_VERSION, config, build },
+    const weights = new Weights((name) => checkpoint.weight(name), path, settings.weightFormat);
+    const build: Lfm2BuildOptions = { weightFormat: settings.weightFormat, logits: settings.logits, hiddenStates: settings.hiddenStates };
+    const runtime = await GraphModel.load({
+      graph: "lfm2",
+      version: GRAPH_VERSION,
+      key: { config, build },
       files: checkpoint.files,
-      name: `lfm2-${settings.dtype}`,
+      name: `lfm2-${settings.weightFormat}`,
       cacheDir: settings.cacheDir,
-      build: (g) => buildLfm2(g, config, source, (name) => checkpoint.weight(name), build),
+      threads: settings.threads,
+      rowTables: { [io.embeddingTable]: weights.required("embed_tokens.weight").shape as [number, number] },
+      build: (g) => buildLfm2(g, config, weights, build),
     });
-    const [rows, columns] = source("embed_tokens.weight").shape;
-    const embeddings = new RowTable(join(dirname(graph.path), io.embeddingTable), rows, columns);
-    try {
-      const session = await openSession(graph.path, { threads: settings.threads });
-      return new TextModel(config, path, settings.dtype, session, settings, graph, embeddings);
-    } catch (error) {
-      embeddings.close();
-      throw error;
+    return new TextModel(config, path, settings.weightFormat, runtime, settings);
+  }
+
+  /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
+  get graph(): CachedGraph {
+    return this.runtime.graph;
+  }
+
+  /** The input embeddings of `ids`, [ids.length, hidden]: what `forwardEmbeddings` takes. */
+  embed(ids: readonly number[]): Float32Array {
+    for (const id of ids) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
+        throw new LfmkitError(`token id ${id} is outside the vocabulary of ${this.config.vocabSize}`);
+      }
     }
+    return this.runtime.table(io.embeddingTable).gather(ids);
   }
 
   newState(): DecoderState {
@@ -82,16 +85,22 @@ export class TextModel {
   }
 
   /** Runs `ids` through the decoder after what `state` has seen, and advances `state`. */
-  async forward(state: DecoderState, ids: readonly number[]): Promise<ForwardResult> {
-    if (ids.length === 0) throw new LfmkitError("forward needs at least one token");
-    const end = state.position + ids.length;
-    if (end > this.config.maxPositions) {
-      throw new LfmkitError(`${end} positions exceed the model's context of ${this.config.maxPositions} tokens (max_position_embeddings)`);
-    }
-    for (const id of ids) {
-      if (!Number.isInteger(id) || id < 0 || id >= this.config.vocabSize) {
-        throw new LfmkitError(`token id ${id} is outside the vocabulary of ${this.config.vocabSize}`);
-      }
+  forward(state: DecoderState, ids: readonly number[]): Promise<ForwardResult> {
+    return this.forwardEmbeddings(state, this.embed(ids));
+  }
+
+  /**
+   * Runs input embeddings [tokens, hidden] through the decoder after what `state` has seen, and
+   * advances `state`: the entry for sequences whose rows are not all token embeddings (image or
+   * audio features spliced in).
+   */
+  async forwardEmbeddings(state: DecoderState, embeddings: Float32Array): Promise<ForwardResult> {
+    const { hiddenSize, maxPositions } = this.config;
+    const tokens = embeddings.length / hiddenSize;
+    if (tokens === 0 || !Number.isInteger(tokens)) throw new LfmkitError(`forward needs [tokens, ${hiddenSize}] embeddings, got ${embeddings.length} values`);
+    const end = state.position + tokens;
+    if (end > maxPositions) {
+      throw new LfmkitError(`${end} positions exceed the model's context of ${maxPositions} tokens (max_position_embeddings)`);
     }
     let capacity = 0;
     for (const cache of state.caches.values()) {
@@ -100,19 +109,19 @@ export class TextModel {
     }
     const chunk = Math.max(1, Math.min(this.options.prefillChunk, Math.floor(MAX_CHUNK_SCORES / Math.max(capacity, 1))));
     const results: ForwardResult[] = [];
-    for (let start = 0; start < ids.length; start += chunk) {
-      results.push(await this.step(state, ids.slice(start, start + chunk)));
+    for (let start = 0; start < tokens; start += chunk) {
+      results.push(await this.step(state, embeddings.subarray(start * hiddenSize, Math.min(tokens, start + chunk) * hiddenSize)));
     }
     return results.length === 1 ? results[0] : concatResults(results, this.options.logits === "all");
   }
 
-  private async step(state: DecoderState, ids: readonly number[]): Promise<ForwardResult> {
+  private async step(state: DecoderState, embeddings: Float32Array): Promise<ForwardResult> {
     const { config } = this;
-    const tokens = ids.length;
+    const tokens = embeddings.length / config.hiddenSize;
     const past = state.position;
     const feeds: Record<string, ort.Tensor> = {
-      [io.inputsEmbeds]: new ort.Tensor("float32", this.embeddings.gather(ids), [1, tokens, config.hiddenSize]),
-      [io.positionIds]: new ort.Tensor("int64", BigInt64Array.from(ids, (_, i) => BigInt(past + i)), [1, tokens]),
+      [io.inputsEmbeds]: new ort.Tensor("float32", embeddings, [1, tokens, config.hiddenSize]),
+      [io.positionIds]: new ort.Tensor("int64", BigInt64Array.from({ length: tokens }, (_, i) => BigInt(past + i)), [1, tokens]),
     };
     for (const [layer, conv] of state.convStates) {
       feeds[io.convState(layer)] = new ort.Tensor("float32", conv, [1, config.convKernel - 1, config.hiddenSize]);
@@ -122,7 +131,7 @@ export class TextModel {
       feeds[io.cachedKeys(layer)] = new ort.Tensor("float32", keys, [config.kvHeads, capacity, config.headDim]);
       feeds[io.cachedValuesTransposed(layer)] = new ort.Tensor("float32", valuesTransposed, [config.kvHeads, config.headDim, capacity]);
     }
-    const out = await this.session.run(feeds);
+    const out = await this.runtime.run(feeds);
 
     for (const layer of state.convStates.keys()) state.convStates.set(layer, out[io.convStateOut(layer)].data as Float32Array);
     for (const [layer, cache] of state.caches) {
@@ -137,12 +146,10 @@ export class TextModel {
     return { logits, rows: logits.length / config.vocabSize, hiddenStates };
   }
 
-  async dispose(): Promise<void> {
-    this.embeddings.close();
-    await this.session.release();
+  dispose(): Promise<void> {
+    return this.runtime.dispose();
   }
 }
-
 function concatResults(results: ForwardResult[], keepAll: boolean): ForwardResult {
   if (!keepAll) return results[results.length - 1];
   const join = (parts: Float32Array[]) => {

@@ -45,7 +45,7 @@ describe("lfmkit-demo text answers", () => {
     ["q8", 0.95],
     ["q4", 0.85],
   ] as const)("%s top-1 agreement with f32 along the reference answers is at least %d", async (dtype, bound) => {
-    const [exact, approx] = [await load({ logits: "all" }), await load({ dtype, logits: "all" })];
+    const [exact, approx] = [await load({ logits: "all" }), await load({ weightFormat: dtype, logits: "all" })];
     let agree = 0;
     let total = 0;
     for (const sample of samples) {

@@ -119,7 +119,7 @@ for (const fixture of fixtures) {
     for (const dtype of ["q8", "q4"] as const) {
       test(`${dtype} stays close to f32`, async () => {
         const reference = await TextModel.load(fixture, { logits: "all", cacheDir: testCacheDir() });
-        const quantized = await TextModel.load(fixture, { dtype, logits: "all", cacheDir: testCacheDir() });
+        const quantized = await TextModel.load(fixture, { weightFormat: dtype, logits: "all", cacheDir: testCacheDir() });
         const [exact, approx] = [await teacherForcedSteps(reference, ref), await teacherForcedSteps(quantized, ref)];
         // Agreement over every prompt position and decode step (many samples, so a stable rate);
         // the worst cosine over the decode steps alone, as they chose the reference tokens.

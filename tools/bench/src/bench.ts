@@ -64,8 +64,8 @@ for (const pair of PAIRS) {
   samples.set(key, { lfmkit: [], llama: [], coldLoadMs: cold.loadMs, cacheDir });
   log(`${key}: cold load (graph built) ${Math.round(cold.loadMs)} ms`);
 }
-function spec(pair: (typeof PAIRS)[number], model: string, dtype: string, decode: number, long: number): RunSpec {
-  return { model, vocab: VOCAB, dtype, threads: args.threads, promptTokens, decodeTokens: decode, longContext: long };
+function spec(pair: (typeof PAIRS)[number], model: string, weightFormat: string, decode: number, long: number): RunSpec {
+  return { model, vocab: VOCAB, weightFormat, threads: args.threads, promptTokens, decodeTokens: decode, longContext: long };
 }
 for (let rep = 0; rep < reps; rep++) {
   for (const pair of PAIRS) {

@@ -2,11 +2,12 @@
 /**
  * Prefill and decode throughput of one model (folder or GGUF) at one weight format: `--runs`
  * measurements by run-lfmkit, each in a fresh process, medians reported. The first run builds the
- * graph if it is not cached. Writes results/<model>-<dtype>.json.
+ * graph if it is not cached. Writes results/<model>-<weight-format>.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { WEIGHT_FORMATS, weightFormatSchema } from "@lfmkit/core";
 import { openTextCheckpoint } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
@@ -14,7 +15,7 @@ import { measure, median } from "./run-spec.js";
 
 const argsSchema = z.object({
   model: z.string(),
-  dtype: z.enum(["f32", "q8", "q4"]),
+  weightFormat: weightFormatSchema,
   promptTokens: z.coerce.number().int().positive(),
   decodeTokens: z.coerce.number().int().positive(),
   runs: z.coerce.number().int().positive(),
@@ -26,7 +27,7 @@ const argsSchema = z.object({
 const program = new Command()
   .name("bench:model")
   .requiredOption("--model <dir>", "model folder or GGUF file")
-  .addOption(new Option("--dtype <dtype>", "weight format").choices(["f32", "q8", "q4"]).default("f32"))
+  .addOption(new Option("--weight-format <format>", "how linear weights are stored").choices(WEIGHT_FORMATS).default("f32"))
   .option("--prompt-tokens <n>", "prefill length", "512")
   .option("--decode-tokens <n>", "tokens decoded after the prompt", "128")
   .option("--runs <n>", "repetitions (the median is reported)", "3")
@@ -42,7 +43,7 @@ const runs = Array.from({ length: args.runs }, () =>
   measure("run-lfmkit.js", {
     model: args.model,
     vocab: config.vocabSize,
-    dtype: args.dtype,
+    weightFormat: args.weightFormat,
     threads: args.threads,
     prefillChunk: args.prefillChunk,
     promptTokens,
@@ -53,7 +54,7 @@ const runs = Array.from({ length: args.runs }, () =>
 
 const result = {
   model: basename(args.model),
-  dtype: args.dtype,
+  weightFormat: args.weightFormat,
   threads: args.threads ?? "default",
   prefillChunk: args.prefillChunk ?? "default",
   promptTokens,
@@ -68,10 +69,10 @@ const result = {
 };
 const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
 mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, `${result.model}-${result.dtype}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeFileSync(join(resultsDir, `${result.model}-${result.weightFormat}.json`), `${JSON.stringify(result, null, 2)}\n`);
 if (args.json) console.log(JSON.stringify(result));
 else {
   console.log(
-    `${result.model} ${result.dtype}: prefill ${result.prefillTokensPerSecond} tok/s (${promptTokens} tokens), decode ${result.decodeTokensPerSecond} tok/s (${args.decodeTokens} tokens), load ${result.firstLoadMs} ms${result.graphBuiltByFirstRun ? " (graph built)" : ""}${result.cachedLoadMs === null ? "" : `, cached ${result.cachedLoadMs} ms`}`,
+    `${result.model} ${result.weightFormat}: prefill ${result.prefillTokensPerSecond} tok/s (${promptTokens} tokens), decode ${result.decodeTokensPerSecond} tok/s (${args.decodeTokens} tokens), load ${result.firstLoadMs} ms${result.graphBuiltByFirstRun ? " (graph built)" : ""}${result.cachedLoadMs === null ? "" : `, cached ${result.cachedLoadMs} ms`}`,
   );
 }

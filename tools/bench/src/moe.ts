@@ -2,11 +2,12 @@
 /**
  * LFM2-8B-A1B (sparse MoE) next to a dense LFM2-1.2B, both synthetic checkpoints of the real shapes:
  * load time (graph built, then cached), peak RSS during a cached load against the loaded weight bytes,
- * and decode tokens/s at the same weight format. Results go to results/moe-<dtype>.json.
+ * and decode tokens/s at the same weight format. Results go to results/moe-<weight-format>.json.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { weightFormatSchema } from "@lfmkit/core";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { measure, type RunSpec } from "./run-spec.js";
@@ -15,7 +16,7 @@ import { SHAPE_VOCAB, writeSyntheticCheckpoint, type ShapeName } from "./synthet
 const here = dirname(fileURLToPath(import.meta.url));
 const program = new Command()
   .name("bench-moe")
-  .addOption(new Option("--dtype <dtype>", "weight format of both models").choices(["q8", "q4"]).default("q4"))
+  .addOption(new Option("--weight-format <format>", "weight format of both models").choices(weightFormatSchema.exclude(["f32"]).options).default("q4"))
   .option("--decode-tokens <n>", "decode steps measured", "64")
   .option("--threads <n>", "ONNX Runtime intra-op threads")
   .option("--work <dir>", "where the synthetic checkpoints are written", join(here, "..", ".work"))
@@ -23,7 +24,7 @@ const program = new Command()
 program.parse();
 const args = z
   .object({
-    dtype: z.enum(["q8", "q4"]),
+    weightFormat: weightFormatSchema.exclude(["f32"]),
     decodeTokens: z.coerce.number().int().positive(),
     threads: z.coerce.number().int().positive().optional(),
     work: z.string(),
@@ -37,7 +38,7 @@ for (const shape of ["lfm2-8b-a1b", "lfm2-1.2b"] as ShapeName[]) {
   const spec: RunSpec = {
     model: writeSyntheticCheckpoint(shape, args.work),
     vocab: SHAPE_VOCAB,
-    dtype: args.dtype,
+    weightFormat: args.weightFormat,
     threads: args.threads,
     promptTokens: 256,
     decodeTokens: args.decodeTokens,
@@ -64,7 +65,7 @@ type Decode = { decodeTokensPerSecond: number; decodeFixedInputTokensPerSecond: 
 const moe = results["lfm2-8b-a1b"] as Decode;
 const dense = results["lfm2-1.2b"] as Decode;
 const summary = {
-  dtype: args.dtype,
+  weightFormat: args.weightFormat,
   threads: args.threads ?? "default",
   decodeInput: {
     greedy: "each step is fed the previous argmax: random weights repeat one token, so the same experts run at every step",
@@ -78,9 +79,9 @@ const summary = {
   date: new Date().toISOString(),
 };
 mkdirSync(join(here, "..", "results"), { recursive: true });
-writeFileSync(join(here, "..", "results", `moe-${args.dtype}.json`), `${JSON.stringify(summary, null, 2)}\n`);
+writeFileSync(join(here, "..", "results", `moe-${args.weightFormat}.json`), `${JSON.stringify(summary, null, 2)}\n`);
 console.log(
   args.json
     ? JSON.stringify(summary)
-    : `decode 8B-A1B / dense 1.2B at ${args.dtype}: ${summary.ratios["decode_8b-a1b_vs_1.2b"]} greedy, ${summary.ratios["decode_fixed_input_8b-a1b_vs_1.2b"]} fixed input`,
+    : `decode 8B-A1B / dense 1.2B at ${args.weightFormat}: ${summary.ratios["decode_8b-a1b_vs_1.2b"]} greedy, ${summary.ratios["decode_fixed_input_8b-a1b_vs_1.2b"]} fixed input`,
 );

@@ -4,13 +4,13 @@
  * optionally decode after a long context. Prints one JSON line.
  */
 import { statSync } from "node:fs";
-import { argmax } from "@lfmkit/core";
+import { argmax, weightFormatSchema } from "@lfmkit/core";
 import { TextModel } from "@lfmkit/text";
 import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const loadStart = performance.now();
-const model = await TextModel.load(spec.model, { dtype: spec.dtype as "f32" | "q8" | "q4", threads: spec.threads, prefillChunk: spec.prefillChunk });
+const model = await TextModel.load(spec.model, { weightFormat: weightFormatSchema.parse(spec.weightFormat), threads: spec.threads, prefillChunk: spec.prefillChunk });
 const loadMs = performance.now() - loadStart;
 const loadPeakRssBytes = process.resourceUsage().maxRSS * 1024;
 const weightBytes = model.graph.weightFiles.reduce((sum, file) => sum + statSync(file).size, 0);

@@ -7,7 +7,7 @@ import { z } from "zod";
 export const runSpecSchema = z.object({
   model: z.string(),
   vocab: z.number().int().positive(),
-  dtype: z.string(),
+  weightFormat: z.string(),
   /** Unset: each runtime's default. */
   threads: z.number().int().positive().optional(),
   /** lfmkit only: longest prompt chunk per forward pass (unset: the library default). */
@@ -70,7 +70,7 @@ export function measure(script: "run-lfmkit.js" | "run-llama.js", spec: RunSpec,
     maxBuffer: 1 << 24,
     env: cacheDir ? { ...process.env, LFMKIT_CACHE_DIR: cacheDir } : process.env,
   });
-  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.dtype}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.weightFormat}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
   return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
 }
 

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { LayerCache } from "../src/state.js";
+import { KvCache } from "../src/index.js";
 
 const kvHeads = 2;
 const headDim = 3;
@@ -15,9 +15,9 @@ function rows(at: number, count: number, offset: number): Float32Array {
   return out;
 }
 
-describe("LayerCache", () => {
+describe("KvCache", () => {
   test("keeps every appended position in place across growth, in both layouts", () => {
-    const cache = new LayerCache(kvHeads, headDim);
+    const cache = new KvCache(kvHeads, headDim);
     let filled = 0;
     for (const count of [5, 1, 1, 200, 1, 3000, 1]) {
       cache.reserve(filled + count, filled);
@@ -37,7 +37,7 @@ describe("LayerCache", () => {
   });
 
   test("before anything is cached the graph reads one slot of zeros, then the allocated buffers", () => {
-    const cache = new LayerCache(kvHeads, headDim);
+    const cache = new KvCache(kvHeads, headDim);
     cache.reserve(300, 0);
     const empty = cache.readable(0);
     expect(empty.capacity).toBe(1);
@@ -51,7 +51,7 @@ describe("LayerCache", () => {
   });
 
   test.each([1, 127, 128, 129, 700, 4096, 20_000])("capacity for %i positions has a short tail", (needed) => {
-    const cache = new LayerCache(kvHeads, headDim);
+    const cache = new KvCache(kvHeads, headDim);
     cache.reserve(needed, 0);
     expect(cache.capacity % 128).toBe(0);
     expect(cache.capacity).toBeGreaterThan(needed);

@@ -1,0 +1,22 @@
+/**
+ * The operator layer: each neural-network building block defined once, as ONNX nodes, shared by
+ * every model file. Activations are float32; sequences are [batch, seq, features].
+ */
+export { activation, gelu, silu } from "./activations.js";
+export {
+  attentionMasks,
+  bidirectionalAttention,
+  cachedAttention,
+  keyPaddingBias,
+  splitFusedQkv,
+  type AttentionMasks,
+  type AttentionSpec,
+  type HeadLayout,
+  type KvCacheInputs,
+} from "./attention.js";
+export { causalDepthwiseConv, type CausalConvSpec } from "./convolution.js";
+export { sparseExperts, type ExpertSpec } from "./experts.js";
+export { mlp, swiglu } from "./feed-forward.js";
+export { floatWeight, linear } from "./linear.js";
+export { layerNorm, perHeadRmsNorm, rmsNorm } from "./norms.js";
+export { rope, rotary, rotaryTables, type RotarySpec } from "./rotary.js";

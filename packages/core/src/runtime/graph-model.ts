@@ -1,0 +1,72 @@
+/**
+ * The runtime every model part shares: its graph built once per checkpoint and build key (or found in
+ * the cache), opened as an ORT session, with the row tables the build wrote beside it, all released
+ * together by `dispose`.
+ */
+import { dirname, join } from "node:path";
+import type { GraphBuilder } from "../onnx/graph.js";
+import { cachedGraph, type CachedGraph } from "./graph-cache.js";
+import { RowTable } from "./row-table.js";
+import { openSession, type ort, type Session } from "./session.js";
+
+export interface GraphModelRequest {
+  /** The graph family and its builder version: bump the version whenever what a checkpoint builds to changes. */
+  readonly graph: string;
+  readonly version: number;
+  /** Everything else that shapes the graph: the config and the build options. */
+  readonly key: unknown;
+  /** Checkpoint files the graph is built from. */
+  readonly files: readonly string[];
+  /** A readable name for the graph file, e.g. `lfm2-q4`. */
+  readonly name: string;
+  readonly cacheDir?: string;
+  readonly threads?: number;
+  /** Float32 tables the build writes beside the graph (`g.sideFile`), by file name: [rows, columns]. */
+  readonly rowTables?: Readonly<Record<string, readonly [number, number]>>;
+  build(g: GraphBuilder): void;
+}
+
+export class GraphModel {
+  private constructor(
+    /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
+    readonly graph: CachedGraph,
+    private readonly session: Session,
+    private readonly tables: ReadonlyMap<string, RowTable>,
+  ) {}
+
+  static async load(request: GraphModelRequest): Promise<GraphModel> {
+    const graph = await cachedGraph({
+      key: { graph: request.graph, version: request.version, key: request.key },
+      files: request.files,
+      name: request.name,
+      cacheDir: request.cacheDir,
+      build: request.build,
+    });
+    const tables = new Map<string, RowTable>();
+    try {
+      for (const [file, [rows, columns]] of Object.entries(request.rowTables ?? {})) {
+        tables.set(file, new RowTable(join(dirname(graph.path), file), rows, columns));
+      }
+      return new GraphModel(graph, await openSession(graph.path, { threads: request.threads }), tables);
+    } catch (error) {
+      for (const table of tables.values()) table.close();
+      throw error;
+    }
+  }
+
+  /** A row table the build wrote, by its file name. */
+  table(file: string): RowTable {
+    const table = this.tables.get(file);
+    if (!table) throw new Error(`the graph has no row table ${file}`);
+    return table;
+  }
+
+  run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
+    return this.session.run(feeds);
+  }
+
+  async dispose(): Promise<void> {
+    for (const table of this.tables.values()) table.close();
+    await this.session.release();
+  }
+}
