@@ -2,12 +2,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { maxAbsDiff, scratchDir } from "@lfmkit/testing";
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { GraphBuilder, openSession, ops, ort, type WeightSource } from "../src/index.js";
 
 const D = 8;
 const x = Float32Array.from({ length: 3 * D }, (_, i) => Math.sin(i * 1.3) * 2);
-const weight = (name: string, values: Float32Array): WeightSource => ({ name, shape: [values.length], read: () => values });
+const weight = (name: string, data: Float32Array, shape = [data.length]): WeightSource => ({ name, shape, read: () => data });
 
 async function run(build: (g: GraphBuilder, input: string) => string): Promise<Float32Array> {
   const dir = scratchDir("ops");
@@ -71,4 +71,112 @@ test.each([false, true])("rope (interleaved: %s) rotates the pairs it names by p
     }
   }
   expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-5);
+});
+
+/** Runs a graph of named float32 inputs to one output. */
+async function runGraph(inputs: Record<string, { data: Float32Array; dims: number[] }>, build: (g: GraphBuilder, names: Record<string, string>) => string): Promise<Float32Array> {
+  const dir = scratchDir("ops");
+  const g = new GraphBuilder(join(dir, "g.data"), "g.data");
+  const names = Object.fromEntries(Object.entries(inputs).map(([name, { dims }]) => [name, g.input(name, "float32", dims)]));
+  g.output(build(g, names), "y", "float32", ["n"]);
+  writeFileSync(join(dir, "g.onnx"), g.finish("ops"));
+  const session = await openSession(join(dir, "g.onnx"));
+  const feeds = Object.fromEntries(Object.entries(inputs).map(([name, { data, dims }]) => [name, new ort.Tensor("float32", data, dims)]));
+  return (await session.run(feeds)).y.data as Float32Array;
+}
+
+const values = (n: number, seed: number) => Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.7 + seed) * 1.5);
+
+describe("bidirectionalAttention", () => {
+  const [batch, seq, heads, kvHeads, headDim] = [2, 5, 4, 2, 3];
+  const q = values(batch * seq * heads * headDim, 1);
+  const k = values(batch * seq * kvHeads * headDim, 2);
+  const v = values(batch * seq * kvHeads * headDim, 3);
+  // The second sequence has two padded positions at its end.
+  const mask = Float32Array.from({ length: batch * seq }, (_, i) => (i >= seq && i % seq >= seq - 2 ? 0 : 1));
+
+  /** softmax(q·kᵀ/√hd over the real keys) · v, per batch and query head, head j reading KV head j / (H/KV). */
+  function closedForm(): Float32Array {
+    const out = new Float32Array(batch * seq * heads * headDim);
+    for (let b = 0; b < batch; b++) {
+      for (let h = 0; h < heads; h++) {
+        const kv = Math.floor(h / (heads / kvHeads));
+        for (let s = 0; s < seq; s++) {
+          const scores: number[] = [];
+          for (let t = 0; t < seq; t++) {
+            let dot = 0;
+            for (let d = 0; d < headDim; d++) dot += q[((b * seq + s) * heads + h) * headDim + d] * k[((b * seq + t) * kvHeads + kv) * headDim + d];
+            scores.push(mask[b * seq + t] ? dot / Math.sqrt(headDim) : -Infinity);
+          }
+          const top = Math.max(...scores);
+          const weights = scores.map((x) => Math.exp(x - top));
+          const total = weights.reduce((a, w) => a + w, 0);
+          for (let d = 0; d < headDim; d++) {
+            let mixed = 0;
+            for (let t = 0; t < seq; t++) mixed += (weights[t] / total) * v[((b * seq + t) * kvHeads + kv) * headDim + d];
+            out[((b * seq + s) * heads + h) * headDim + d] = mixed;
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  test("attends over every real key of its own sequence, padded keys excluded, grouped heads", async () => {
+    const got = await runGraph(
+      {
+        q: { data: q, dims: [batch, seq, heads * headDim] },
+        k: { data: k, dims: [batch, seq, kvHeads * headDim] },
+        v: { data: v, dims: [batch, seq, kvHeads * headDim] },
+        mask: { data: mask, dims: [batch, seq] },
+      },
+      (g, x) => ops.bidirectionalAttention(g, x.q, x.k, x.v, { heads, kvHeads, headDim }, ops.keyPaddingBias(g, x.mask)),
+    );
+    expect(maxAbsDiff(got, closedForm())).toBeLessThanOrEqual(1e-5);
+  });
+
+  test("splitFusedQkv takes q, k and v from one projection in that order", async () => {
+    const fused = new Float32Array(batch * seq * (heads + 2 * kvHeads) * headDim);
+    const [qw, kw] = [heads * headDim, kvHeads * headDim];
+    for (let r = 0; r < batch * seq; r++) {
+      fused.set(q.subarray(r * qw, (r + 1) * qw), r * (qw + 2 * kw));
+      fused.set(k.subarray(r * kw, (r + 1) * kw), r * (qw + 2 * kw) + qw);
+      fused.set(v.subarray(r * kw, (r + 1) * kw), r * (qw + 2 * kw) + qw + kw);
+    }
+    const got = await runGraph({ qkv: { data: fused, dims: [batch, seq, qw + 2 * kw] }, mask: { data: mask, dims: [batch, seq] } }, (g, x) => {
+      const [sq, sk, sv] = ops.splitFusedQkv(g, x.qkv, { heads, kvHeads, headDim });
+      return ops.bidirectionalAttention(g, sq, sk, sv, { heads, kvHeads, headDim }, ops.keyPaddingBias(g, x.mask));
+    });
+    expect(maxAbsDiff(got, closedForm())).toBeLessThanOrEqual(1e-5);
+  });
+});
+
+test("causalDepthwiseConv: each step mixes its channel's last L inputs, the earlier ones from the state", async () => {
+  const [steps, channels, taps] = [4, 3, 4];
+  const kernel = values(channels * taps, 4);
+  const bias = values(channels, 5);
+  const input = values(steps * channels, 6);
+  const state = values((taps - 1) * channels, 7);
+  const window = [...state, ...input];
+  const want = new Float32Array(steps * channels);
+  for (let t = 0; t < steps; t++) {
+    for (let c = 0; c < channels; c++) {
+      let sum = bias[c];
+      for (let j = 0; j < taps; j++) sum += kernel[c * taps + j] * window[(t + j) * channels + c];
+      want[t * channels + c] = sum;
+    }
+  }
+  const build = (part: "output" | "state") => (g: GraphBuilder, x: Record<string, string>) =>
+    ops.causalDepthwiseConv(g, x.input, { kernel: weight("kernel", kernel, [channels, 1, taps]), bias: weight("bias", bias), state: x.state })[part];
+  const inputs = { input: { data: input, dims: [1, steps, channels] }, state: { data: state, dims: [1, taps - 1, channels] } };
+  expect(maxAbsDiff(await runGraph(inputs, build("output")), want)).toBeLessThanOrEqual(1e-5);
+  expect(maxAbsDiff(await runGraph(inputs, build("state")), window.slice(-(taps - 1) * channels))).toBe(0);
+});
+
+test("activation names map to their functions; an unknown name is refused", async () => {
+  const silu = await run((g, input) => ops.activation(g, input, "silu"));
+  expect(maxAbsDiff(silu, Array.from(x, (v) => v / (1 + Math.exp(-v))))).toBeLessThanOrEqual(1e-5);
+  const tanh = await run((g, input) => ops.activation(g, input, "gelu_pytorch_tanh"));
+  expect(maxAbsDiff(tanh, await run((g, input) => ops.gelu(g, input, "tanh")))).toBe(0);
+  await expect(run((g, input) => ops.activation(g, input, "mish"))).rejects.toThrow(/unknown activation "mish"/);
 });
