@@ -39,19 +39,14 @@ describe.each(textFixtures())("lfm generate on %s", (dir) => {
       const user = reference.prompt.match(/<\|im_start\|>user\n([\s\S]*?)<\|im_end\|>/)![1];
       const run = lfm("generate", "--model", dir, "--prompt", user, "--max-tokens", String(count), "--temperature", "0", "--json");
       expect(run.code).toBe(0);
-      expect(lastJson(run.stdout).prompt_ids).toEqual(reference.prompt_ids);
+      const out = lastJson(run.stdout);
+      expect(out.prompt_ids).toEqual(reference.prompt_ids);
+      const stepLogits = Checkpoint.openFile(join(dir, "reference.safetensors")).readF32("step_logits");
+      const comparable = comparableGreedySteps(stepLogits, stepLogits.length / count);
+      expect(out.ids.slice(0, comparable)).toEqual(reference.generated_ids.slice(0, comparable));
+      if (comparable === count && typeof reference.generated_text === "string") expect(out.text).toEqual(reference.generated_text);
     });
   }
-});
-
-test("--prompt on lfm2-tiny reproduces the reference ids and text exactly", () => {
-  const dir = textFixtures().find((d) => d.endsWith("lfm2-tiny"));
-  if (!dir) return;
-  const reference = readJson(join(dir, "reference.json"));
-  const user = reference.prompt.match(/<\|im_start\|>user\n([\s\S]*?)<\|im_end\|>/)![1];
-  const out = lastJson(lfm("generate", "--model", dir, "--prompt", user, "--max-tokens", "20", "--temperature", "0", "--json").stdout);
-  expect(out.ids).toEqual(reference.generated_ids);
-  expect(out.text).toEqual(reference.generated_text);
 });
 
 // Fixture folders may hold symbolic links (legacy-layout copies do): copies are dereferenced so that

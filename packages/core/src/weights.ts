@@ -31,19 +31,26 @@ export interface LinearSpec {
 /** Finds a tensor by the name a model file uses for it; undefined when the checkpoint has none. */
 export type FindWeight = (name: string) => WeightSource | undefined;
 
-/** The lookups a model file builds its graph from: by name, relative to a prefix, in one weight format. */
+/** How a graph's linear layers store and multiply their weights. */
+export interface LinearPrecision {
+  readonly format: WeightFormat;
+  /** `MatMulNBits` compute precision (default 4: int8 activations); 0 multiplies by the stored blocks exactly. */
+  readonly accuracyLevel?: number;
+}
+
+/** The lookups a model file builds its graph from: by name, relative to a prefix, at one linear precision. */
 export class Weights {
   constructor(
     private readonly find: FindWeight,
     /** Where the weights come from, for error messages. */
     readonly where: string,
-    readonly format: WeightFormat,
+    readonly precision: LinearPrecision,
     private readonly prefix = "",
   ) {}
 
   /** The same checkpoint seen from `prefix` (joined with a dot). */
   scope(prefix: string): Weights {
-    return new Weights(this.find, this.where, this.format, this.qualify(prefix));
+    return new Weights(this.find, this.where, this.precision, this.qualify(prefix));
   }
 
   required(name: string): WeightSource {
@@ -56,9 +63,14 @@ export class Weights {
     return this.find(this.qualify(name));
   }
 
-  /** `prefix.weight` and, when present, `prefix.bias`, stored in this lookup's format. */
+  /** `prefix.weight` and, when present, `prefix.bias`, at this lookup's precision. */
   linear(prefix: string): LinearSpec {
-    return { weight: this.required(`${prefix}.weight`), bias: this.optional(`${prefix}.bias`), format: this.format };
+    return this.asLinear(this.required(`${prefix}.weight`), this.optional(`${prefix}.bias`));
+  }
+
+  /** A weight found some other way (a tied head), at this lookup's precision. */
+  asLinear(weight: WeightSource, bias?: WeightSource): LinearSpec {
+    return { weight, bias, format: this.precision.format, accuracyLevel: this.precision.accuracyLevel };
   }
 
   private qualify(name: string): string {

@@ -2,7 +2,7 @@ import { copyFileSync, readFileSync, truncateSync, writeFileSync } from "node:fs
 import { join } from "node:path";
 import { scratchDir, textFixtures } from "@lfmkit/testing";
 import { expect, test } from "vitest";
-import { Checkpoint } from "../src/index.js";
+import { Checkpoint, writeSafetensors } from "../src/index.js";
 
 const source = join(textFixtures()[0], "model.safetensors");
 
@@ -80,20 +80,12 @@ test("a sharded checkpoint with an index reads the same tensors", () => {
   const weightMap: Record<string, string> = {};
   shards.forEach((shard, i) => {
     const fileName = `model-0000${i + 1}-of-00002.safetensors`;
-    const header: Record<string, unknown> = {};
-    const parts: Buffer[] = [];
-    let offset = 0;
-    for (const name of shard) {
-      const data = Buffer.from(whole.readF32(name).buffer.slice(0));
-      header[name] = { dtype: "F32", shape: whole.info(name).shape, data_offsets: [offset, offset + data.length] };
-      parts.push(data);
-      offset += data.length;
-      weightMap[name] = fileName;
-    }
-    const headerBytes = Buffer.from(JSON.stringify(header));
-    const length = Buffer.alloc(8);
-    length.writeBigUInt64LE(BigInt(headerBytes.length));
-    writeFileSync(join(dir, fileName), Buffer.concat([length, headerBytes, ...parts]));
+    for (const name of shard) weightMap[name] = fileName;
+    const f32 = (name: string) => {
+      const values = whole.readF32(name);
+      return new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+    };
+    writeSafetensors(join(dir, fileName), shard.map((name) => ({ name, dtype: "F32", shape: whole.info(name).shape, bytes: () => f32(name) })));
   });
   writeFileSync(join(dir, "model.safetensors.index.json"), JSON.stringify({ metadata: {}, weight_map: weightMap }));
   const sharded = Checkpoint.open(dir);

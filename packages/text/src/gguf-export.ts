@@ -17,6 +17,9 @@ export function exportGguf(dir: string, path: string, type: "F32" | "F16" | "Q8_
   if (existsSync(path)) return path;
   const { config, prefix } = readTextConfig(dir);
   if (config.moe) throw new LfmkitError("GGUF export covers dense LFM2 checkpoints", dir);
+  if (config.convBias) {
+    throw new LfmkitError("conv_bias is true, but llama.cpp's lfm2 architecture has no short-conv bias tensors, so this checkpoint has no GGUF form", dir);
+  }
   const checkpoint = Checkpoint.open(dir);
   const arch = "lfm2";
   const metadata: Record<string, GgufEntry> = {

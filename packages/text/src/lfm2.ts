@@ -12,12 +12,11 @@
  * gated inputs; each attention layer reads its cached keys/values where they lie (never copied)
  * and returns only the new rows, which the runtime appends to its cache.
  */
-import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type RotarySpec, type WeightFormat, type Weights } from "@lfmkit/core";
+import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type RotarySpec, type Weights } from "@lfmkit/core";
 import type { Lfm2Config } from "./config.js";
 import { moeFeedForward } from "./lfm2-moe.js";
 
 export interface Lfm2BuildOptions {
-  readonly weightFormat: WeightFormat;
   /** Logits for every position ("all", used by parity tests) or only the last one. */
   readonly logits: "all" | "last";
   /** Also output the hidden state after the embedding and after every layer. */
@@ -123,6 +122,6 @@ export function buildLfm2(g: GraphBuilder, config: Lfm2Config, w: Weights, optio
 
   const head = config.tieEmbeddings ? embedding : w.optional("lm_head.weight");
   if (!head) throw new LfmkitError("tie_word_embeddings is false but the checkpoint has no lm_head.weight", w.where);
-  const logits = ops.linear(g, h, { weight: head, format: options.weightFormat });
+  const logits = ops.linear(g, h, w.asLinear(head));
   g.output(logits, io.logits, "float32", [1, options.logits === "last" ? 1 : "tokens", config.vocabSize]);
 }

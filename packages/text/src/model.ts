@@ -16,6 +16,11 @@ const MAX_CHUNK_SCORES = 1 << 18;
 
 export const loadOptionsSchema = z.object({
   weightFormat: weightFormatSchema.default("f32"),
+  /**
+   * How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast; the default),
+   * "exact" multiplies by the stored blocks in float32.
+   */
+  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
   threads: z.number().int().positive().optional(),
   cacheDir: z.string().optional(),
   logits: z.enum(["all", "last"]).default("last"),
@@ -49,12 +54,13 @@ export class TextModel {
     const settings = loadOptionsSchema.parse(options);
     const checkpoint = openTextCheckpoint(path);
     const { config } = checkpoint;
-    const weights = new Weights((name) => checkpoint.weight(name), path, settings.weightFormat);
-    const build: Lfm2BuildOptions = { weightFormat: settings.weightFormat, logits: settings.logits, hiddenStates: settings.hiddenStates };
+    const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+    const weights = new Weights((name) => checkpoint.weight(name), path, precision);
+    const build: Lfm2BuildOptions = { logits: settings.logits, hiddenStates: settings.hiddenStates };
     const runtime = await GraphModel.load({
       graph: "lfm2",
       version: GRAPH_VERSION,
-      key: { config, build },
+      key: { config, build, precision },
       files: checkpoint.files,
       name: `lfm2-${settings.weightFormat}`,
       cacheDir: settings.cacheDir,

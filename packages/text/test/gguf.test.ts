@@ -1,5 +1,5 @@
 /** llama.cpp GGUF files: written from a fixture, read back as a model and as a tokenizer. */
-import { readFileSync, truncateSync, copyFileSync } from "node:fs";
+import { copyFileSync, existsSync, readFileSync, readdirSync, symlinkSync, truncateSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Checkpoint, GgufFile, quantizeBlockwise } from "@lfmkit/core";
 import { dequantizeBlocks as dequantize, maxAbsDiff, readJson, scratchDir, testCacheDir, textFixtures, tokenizerFixtures } from "@lfmkit/testing";
@@ -11,8 +11,19 @@ import { ggufTensorFor } from "../src/gguf-names.js";
 const ggufNameOf = (relative: string) => ggufTensorFor(relative)?.name;
 
 const dense = textFixtures().filter((dir) => readJson(join(dir, "config.json")).model_type === "lfm2");
+const exportable = dense.filter((dir) => !readJson(join(dir, "config.json")).conv_bias);
 
-describe.each(dense)("GGUF export of %s", (fixture) => {
+describe.each(dense)("GGUF export refusals for %s", (fixture) => {
+  test("a checkpoint with conv_bias is refused: llama.cpp's lfm2 has no conv bias tensors", () => {
+    const copy = scratchDir("conv-bias");
+    for (const name of readdirSync(fixture)) if (name !== "config.json") symlinkSync(join(fixture, name), join(copy, name));
+    writeFileSync(join(copy, "config.json"), JSON.stringify({ ...readJson(join(fixture, "config.json")), conv_bias: true }));
+    expect(() => exportGguf(copy, join(copy, "out.gguf"), "F32", {})).toThrow(/conv_bias is true, but llama\.cpp's lfm2 architecture has no short-conv bias tensors/);
+    expect(existsSync(join(copy, "out.gguf"))).toBe(false);
+  });
+});
+
+describe.each(exportable)("GGUF export of %s", (fixture) => {
   const out = scratchDir("gguf");
   const file = (type: string) => exportGguf(fixture, join(out, `${basename(fixture)}-${type}.gguf`), type as "F32", ggufTokenizerEntries(folderVocabulary(fixture)));
   const reference = Checkpoint.openFile(join(fixture, "reference.safetensors"));

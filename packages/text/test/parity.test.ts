@@ -2,23 +2,15 @@
  * Parity with Hugging Face transformers on every LFM2 text fixture (dense and MoE), in the layout
  * the fixture was written in and in the older published layout.
  */
+import { writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { Checkpoint, argmax } from "@lfmkit/core";
-import { comparableGreedySteps, cosine, legacyLayoutCopy, maxAbsDiff, testCacheDir, textFixtures } from "@lfmkit/testing";
+import { Checkpoint, quantizeBlockwise, writeSafetensors } from "@lfmkit/core";
+import { comparableGreedySteps, dequantizeBlocks, legacyLayoutCopy, maxAbsDiff, readJson, scratchDir, testCacheDir, textFixtures } from "@lfmkit/testing";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
 import { TextModel, generate } from "../src/index.js";
 
 const LOGIT_TOLERANCE = 1e-3;
-/**
- * Quantized loads against f32: top-1 agreement over every prompt position and teacher-forced decode
- * step, and the worst cosine between logit vectors over the decode steps. Random-weight fixtures
- * have near-flat logits, so 4-bit rounding noise moves their argmax often, and an MoE router's
- * discrete expert choice can flip under small perturbations (measured worst q8 cosine: dense 0.995,
- * MoE 0.987). q4's exactness is pinned by the
- * MatMulNBits layout test in core and its quality on a trained model by the demo-model test.
- */
-const QUANT_BOUNDS = { q8: { agreement: 0.8, cosine: 0.98 }, q4: { agreement: 0, cosine: 0.5 } };
 
 interface Reference {
   promptIds: number[];
@@ -116,22 +108,66 @@ for (const fixture of fixtures) {
   }
 
   describe(`${basename(fixture)} quantized`, () => {
-    for (const dtype of ["q8", "q4"] as const) {
-      test(`${dtype} stays close to f32`, async () => {
-        const reference = await TextModel.load(fixture, { logits: "all", cacheDir: testCacheDir() });
-        const quantized = await TextModel.load(fixture, { weightFormat: dtype, logits: "all", cacheDir: testCacheDir() });
-        const [exact, approx] = [await teacherForcedSteps(reference, ref), await teacherForcedSteps(quantized, ref)];
-        // Agreement over every prompt position and decode step (many samples, so a stable rate);
-        // the worst cosine over the decode steps alone, as they chose the reference tokens.
-        const agreement = exact.filter((logits, i) => argmax(logits) === argmax(approx[i])).length / exact.length;
-        const decodeSteps = exact.length - ref.generatedIds.length;
-        const worstCosine = Math.min(...exact.slice(decodeSteps).map((logits, i) => cosine(logits, approx[decodeSteps + i])));
-        console.log(`${basename(fixture)} ${dtype}: top-1 agreement ${agreement.toFixed(3)} over ${exact.length} positions, worst decode-step cosine ${worstCosine.toFixed(4)}`);
-        expect(agreement).toBeGreaterThanOrEqual(QUANT_BOUNDS[dtype].agreement);
-        expect(worstCosine).toBeGreaterThanOrEqual(QUANT_BOUNDS[dtype].cosine);
-        await reference.dispose();
+    for (const weightFormat of ["q8", "q4"] as const) {
+      test(`${weightFormat} computes what f32 computes with the same blocks dequantized`, async () => {
+        const bits = weightFormat === "q8" ? 8 : 4;
+        const quantized = await TextModel.load(fixture, { weightFormat, quantizedProducts: "exact", logits: "all", cacheDir: testCacheDir() });
+        const reference = await TextModel.load(dequantizedCopy(fixture, bits), { logits: "all", cacheDir: testCacheDir() });
+        const [got, want] = [await teacherForcedSteps(quantized, ref), await teacherForcedSteps(reference, ref)];
+        const worst = Math.max(...want.map((logits, i) => relativeError(got[i], logits)));
+        console.log(`${basename(fixture)} ${weightFormat}: worst relative logit error against dequantized f32 ${worst.toExponential(2)}`);
+        expect(worst).toBeLessThanOrEqual(SUMMATION_ORDER_BOUND);
         await quantized.dispose();
+        await reference.dispose();
       });
     }
   });
+}
+
+/**
+ * With exact products both graphs multiply by the same float32 values and differ only in summation
+ * order. (The default int8-activation products are bounded per product by core's MatMulNBits test,
+ * and their quality is judged on the trained demo model, not on random weights.)
+ */
+const SUMMATION_ORDER_BOUND = 1e-4;
+
+/** ‖a − b‖ / ‖b‖ */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+/**
+ * A copy of a checkpoint whose every quantized weight (each matrix a linear layer reads) is replaced by
+ * its blocks dequantized by the independent reader, loaded at f32. The head is written untied, since the
+ * quantized graph quantizes the head but reads the embedding rows at f32.
+ */
+function dequantizedCopy(dir: string, bits: 4 | 8): string {
+  const out = scratchDir(`dequantized-q${bits}`);
+  const config = readJson(join(dir, "config.json"));
+  const checkpoint = Checkpoint.open(dir);
+  const names = checkpoint.names();
+  const embedding = names.find((n) => n.endsWith("embed_tokens.weight"))!;
+  const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
+  const dequantized = (name: string) => {
+    const [rows, cols] = checkpoint.info(name).shape;
+    return dequantizeBlocks(quantizeBlockwise(checkpoint.readF32(name), rows, cols, bits), rows, cols);
+  };
+  const isLinear = (name: string) => checkpoint.info(name).shape.length === 2 && name !== embedding && !name.endsWith("feed_forward.gate.weight");
+  const tied = config.tie_word_embeddings ?? config.tie_embedding ?? true;
+  const tensors = names.map((name) => ({
+    name,
+    dtype: "F32" as const,
+    shape: checkpoint.info(name).shape,
+    bytes: () => bytes(isLinear(name) ? dequantized(name) : checkpoint.readF32(name)),
+  }));
+  if (tied) tensors.push({ name: "lm_head.weight", dtype: "F32", shape: checkpoint.info(embedding).shape, bytes: () => bytes(dequantized(embedding)) });
+  writeSafetensors(join(out, "model.safetensors"), tensors);
+  writeFileSync(join(out, "config.json"), JSON.stringify({ ...config, tie_word_embeddings: false, tie_embedding: undefined }));
+  return out;
 }

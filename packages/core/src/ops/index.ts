@@ -20,3 +20,4 @@ export { mlp, swiglu } from "./feed-forward.js";
 export { floatWeight, linear } from "./linear.js";
 export { layerNorm, perHeadRmsNorm, rmsNorm } from "./norms.js";
 export { rope, rotary, rotaryTables, type RotarySpec } from "./rotary.js";
+export { pixelUnshuffle } from "./spatial.js";
