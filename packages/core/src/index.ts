@@ -1,6 +1,9 @@
 export { LfmkitError } from "./errors.js";
 export { DTYPE_BYTES, bf16ToF32, f16ToF32, floatToHalf, halfToFloat, isDtype, type Dtype } from "./dtype.js";
-export { GGML_TYPE, GgufFile, ggmlBlockQuantization, ggmlBytes, quantizeGgml, writeGguf, type GgmlType, type GgufEntry, type GgufTensorData, type GgufTensorInfo, type GgufValue } from "./gguf.js";
+export { GGML_TYPE, ggmlBlockQuantization, ggmlBytes, type GgmlType, type GgufEntry, type GgufTensorInfo, type GgufValue } from "./gguf/types.js";
+export { quantizeGgml } from "./gguf/blocks.js";
+export { GgufFile } from "./gguf/read.js";
+export { writeGguf, type GgufTensorData } from "./gguf/write.js";
 export { Checkpoint, readSafetensorsHeader, type TensorInfo } from "./safetensors.js";
 export { writeSafetensors, type SafetensorsEntry } from "./safetensors-write.js";
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";

@@ -1,0 +1,50 @@
+/**
+ * Q8_0 / Q4_0 blocks. llama.cpp's quantizers leave one value per block at the extreme code, so
+ * `quantizeBlockwise` (same 32-value blocks, same scale rule) turns the dequantized values back into
+ * exactly the same blocks.
+ */
+import { floatToHalf, halfToFloat } from "../dtype.js";
+import { quantizeBlockwise } from "../quantize.js";
+import { BLOCK } from "./types.js";
+
+export function dequantizeGgmlBlocks(type: "Q8_0" | "Q4_0", bytes: Uint8Array): Float32Array {
+  const blockBytes = type === "Q8_0" ? 34 : 18;
+  const blocks = bytes.length / blockBytes;
+  const out = new Float32Array(blocks * BLOCK);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  for (let b = 0; b < blocks; b++) {
+    const base = b * blockBytes;
+    const d = halfToFloat(view.getUint16(base, true));
+    for (let j = 0; j < BLOCK; j++) {
+      const q = type === "Q8_0" ? view.getInt8(base + 2 + j) : ((bytes[base + 2 + (j & 15)] >> (j < 16 ? 0 : 4)) & 15) - 8;
+      out[b * BLOCK + j] = d * q;
+    }
+  }
+  return out;
+}
+
+/**
+ * Quantizes float32 values (a multiple of 32) into Q8_0 or Q4_0 blocks. The codes and scales are
+ * `quantizeBlockwise`'s (the same rule as llama.cpp's reference quantizer); only the byte layout
+ * differs: int8 codes without offset, Q4_0 nibbles split into halves, scales stored as f16.
+ */
+export function quantizeGgml(type: "Q8_0" | "Q4_0", values: Float32Array): Uint8Array {
+  const bits = type === "Q8_0" ? 8 : 4;
+  const q = quantizeBlockwise(values, values.length / BLOCK, BLOCK, bits, BLOCK);
+  const blockBytes = type === "Q8_0" ? 34 : 18;
+  const blob = (BLOCK * bits) / 8;
+  const out = new Uint8Array(q.scales.length * blockBytes);
+  const view = new DataView(out.buffer);
+  q.scales.forEach((scale, b) => {
+    const base = b * blockBytes;
+    view.setUint16(base, floatToHalf(scale), true);
+    for (let j = 0; j < BLOCK; j++) {
+      if (bits === 8) view.setInt8(base + 2 + j, q.data[b * blob + j] - 128);
+      else {
+        const code = (q.data[b * blob + (j >> 1)] >> ((j & 1) * 4)) & 15;
+        out[base + 2 + (j & 15)] |= j < 16 ? code : code << 4;
+      }
+    }
+  });
+  return out;
+}
