@@ -180,3 +180,87 @@ test("activation names map to their functions; an unknown name is refused", asyn
   expect(maxAbsDiff(tanh, await run((g, input) => ops.gelu(g, input, "tanh")))).toBe(0);
   await expect(run((g, input) => ops.activation(g, input, "mish"))).rejects.toThrow(/unknown activation "mish"/);
 });
+
+describe("convolutions in ONNX layout", () => {
+  const [inChannels, outChannels, steps, taps] = [4, 6, 11, 3];
+  const input = values(inChannels * steps, 8);
+  const kernel = values(outChannels * (inChannels / 2) * taps, 9);
+  const bias = values(outChannels, 10);
+
+  /** y[o, t] = b[o] + Σ_{i in o's group, j} w[o, i, j] · x[i, t·stride + j·dilation − padBegin] (zero outside). */
+  function closedForm(stride: number, dilation: number, [padBegin, padEnd]: [number, number], groups: number, w = kernel, b: Float32Array | undefined = bias): Float32Array {
+    const perGroupIn = inChannels / groups;
+    const perGroupOut = outChannels / groups;
+    const length = Math.floor((steps + padBegin + padEnd - dilation * (taps - 1) - 1) / stride) + 1;
+    const out = new Float32Array(outChannels * length);
+    for (let o = 0; o < outChannels; o++) {
+      const group = Math.floor(o / perGroupOut);
+      for (let t = 0; t < length; t++) {
+        let sum = b ? b[o] : 0;
+        for (let i = 0; i < perGroupIn; i++) {
+          for (let j = 0; j < taps; j++) {
+            const at = t * stride + j * dilation - padBegin;
+            if (at >= 0 && at < steps) sum += w[(o * perGroupIn + i) * taps + j] * input[(group * perGroupIn + i) * steps + at];
+          }
+        }
+        out[o * length + t] = sum;
+      }
+    }
+    return out;
+  }
+
+  test.each([
+    [1, 1, [2, 0]],
+    [2, 1, [0, 0]],
+    [1, 2, [4, 0]],
+    [3, 2, [1, 2]],
+  ] as const)("conv1d stride %i dilation %i padding %j, two groups", async (stride, dilation, padding) => {
+    const got = await runGraph({ x: { data: input, dims: [1, inChannels, steps] } }, (g, x) =>
+      ops.conv(g, x.x, { weight: weight("w", kernel, [outChannels, inChannels / 2, taps]), bias: weight("b", bias), strides: [stride], dilations: [dilation], padding: [padding], groups: 2 }),
+    );
+    expect(maxAbsDiff(got, closedForm(stride, dilation, [padding[0], padding[1]], 2))).toBeLessThanOrEqual(1e-5);
+  });
+
+  test("foldBatchNorm equals the convolution followed by inference batch norm", async () => {
+    const [gamma, beta, mean, variance] = [values(outChannels, 11), values(outChannels, 12), values(outChannels, 13), Float32Array.from(values(outChannels, 14), (v) => v * v + 0.1)];
+    const eps = 1e-5;
+    const spec = { weight: weight("w", kernel, [outChannels, inChannels / 2, taps]), bias: weight("b", bias), groups: 2 };
+    const folded = ops.foldBatchNorm(spec, { weight: weight("g", gamma), bias: weight("beta", beta), runningMean: weight("m", mean), runningVar: weight("v", variance), eps });
+    const got = await runGraph({ x: { data: input, dims: [1, inChannels, steps] } }, (g, x) => ops.conv(g, x.x, folded));
+    const plain = closedForm(1, 1, [0, 0], 2);
+    const length = plain.length / outChannels;
+    const want = plain.map((y, i) => {
+      const c = Math.floor(i / length);
+      return ((y - mean[c]) / Math.sqrt(variance[c] + eps)) * gamma[c] + beta[c];
+    });
+    expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-5);
+  });
+
+  test("convTranspose1d stride 2: each input step adds its kernel-weighted copy at t·stride, trimmed", async () => {
+    const stride = 2;
+    const transposedKernel = values(inChannels * outChannels * taps, 15); // [in, out, taps], one group
+    const full = (steps - 1) * stride + taps;
+    const want = new Float32Array(outChannels * (full - 1));
+    const trimmed = (o: number, t: number) => o * (full - 1) + t - 1;
+    for (let o = 0; o < outChannels; o++) for (let t = 1; t < full; t++) want[trimmed(o, t)] = bias[o];
+    for (let i = 0; i < inChannels; i++) {
+      for (let s = 0; s < steps; s++) {
+        for (let o = 0; o < outChannels; o++) {
+          for (let j = 0; j < taps; j++) {
+            const t = s * stride + j;
+            if (t >= 1) want[trimmed(o, t)] += transposedKernel[(i * outChannels + o) * taps + j] * input[i * steps + s];
+          }
+        }
+      }
+    }
+    const got = await runGraph({ x: { data: input, dims: [1, inChannels, steps] } }, (g, x) =>
+      ops.convTranspose(g, x.x, { weight: weight("w", transposedKernel, [inChannels, outChannels, taps]), bias: weight("b", bias), strides: [stride], trim: [[1, 0]] }),
+    );
+    expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-5);
+  });
+
+  test("elu", async () => {
+    const got = await run((g, input) => ops.elu(g, input));
+    expect(maxAbsDiff(got, Array.from(x, (v) => (v > 0 ? v : Math.exp(v) - 1)))).toBeLessThanOrEqual(1e-6);
+  });
+});

@@ -2,7 +2,7 @@
  * The operator layer: each neural-network building block defined once, as ONNX nodes, shared by
  * every model file. Activations are float32; sequences are [batch, seq, features].
  */
-export { activation, gelu, silu } from "./activations.js";
+export { activation, elu, gelu, silu } from "./activations.js";
 export {
   attentionMasks,
   bidirectionalAttention,
@@ -14,7 +14,7 @@ export {
   type HeadLayout,
   type KvCacheInputs,
 } from "./attention.js";
-export { causalDepthwiseConv, type CausalConvSpec } from "./convolution.js";
+export { causalDepthwiseConv, conv, convTranspose, foldBatchNorm, type BatchNormSpec, type CausalConvSpec, type ConvSpec, type ConvTransposeSpec } from "./convolution.js";
 export { sparseExperts, type ExpertSpec } from "./experts.js";
 export { mlp, swiglu } from "./feed-forward.js";
 export { floatWeight, linear } from "./linear.js";
