@@ -34,16 +34,27 @@ export type GenerationEvent =
   | { type: "done"; finishReason: FinishReason; ids: number[]; text: string; usage: Usage; timings: Timings };
 
 /**
- * Streams a completion of `promptIds`: one "token" event per generated token (with the text it
- * completes, which can be empty), then one "done" event. Aborting `signal` rejects the iteration
- * with the signal's reason.
+ * A prompt whose rows are not all token embeddings: `embeddings` [ids.length, hidden] holds the rows
+ * the decoder reads (image or audio features in place of their placeholder tokens), `ids` the tokens
+ * they stand for (seen by the repetition penalty).
+ */
+export interface EmbeddedPrompt {
+  readonly ids: readonly number[];
+  readonly embeddings: Float32Array;
+}
+
+/**
+ * Streams a completion of a prompt (token ids, or an `EmbeddedPrompt`): one "token" event per
+ * generated token (with the text it completes, which can be empty), then one "done" event. Aborting
+ * `signal` rejects the iteration with the signal's reason.
  */
 export async function* generate(
   model: TextModel,
   tokenizer: TextTokenizer,
-  promptIds: readonly number[],
+  prompt: readonly number[] | EmbeddedPrompt,
   options: GenerateOptions = {},
 ): AsyncGenerator<GenerationEvent> {
+  const promptIds = "embeddings" in prompt ? prompt.ids : (prompt as readonly number[]);
   const { maxTokens = DEFAULT_MAX_TOKENS, stop = [], signal } = options;
   if (promptIds.length === 0) throw new LfmkitError("the prompt is empty");
   const context = model.config.maxPositions;
@@ -63,7 +74,7 @@ export async function* generate(
 
   signal?.throwIfAborted();
   const start = performance.now();
-  let { logits } = await model.forward(state, promptIds);
+  let { logits } = "embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds);
   const prefillMs = performance.now() - start;
   let firstTokenMs = prefillMs;
 

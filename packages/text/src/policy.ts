@@ -62,6 +62,6 @@ function generationConfig(modelPath: string): z.output<typeof generationConfigSc
 }
 
 /** The prompt ids of a chat, rendered by the model's chat template with the assistant turn opened. */
-export function chatPromptIds(tokenizer: TextTokenizer, messages: readonly ChatMessage[]): number[] {
-  return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true }));
+export function chatPromptIds(tokenizer: TextTokenizer, messages: readonly ChatMessage[], tools?: readonly unknown[]): number[] {
+  return tokenizer.encode(tokenizer.applyChatTemplate(messages, { addGenerationPrompt: true, tools: tools ? [...tools] : undefined }));
 }

@@ -1,0 +1,27 @@
+/** The one chat interface every model kind answers: messages in, a stream of events out. */
+import type { FinishReason, RequestedSampling, Timings, Usage } from "@lfmkit/text";
+import type { Architecture } from "./architecture.js";
+import type { Message } from "./messages.js";
+
+export interface ChatOptions extends RequestedSampling {
+  maxTokens?: number;
+  /** Generation ends when the text contains one of these; the stop string is not returned. */
+  stop?: readonly string[];
+  /** Tool definitions, rendered by the model's chat template. */
+  tools?: readonly unknown[];
+  signal?: AbortSignal;
+}
+
+export type ChatEvent =
+  | { type: "text"; text: string; tokenId: number }
+  | { type: "done"; finishReason: FinishReason; text: string; ids: number[]; promptIds: number[]; usage: Usage; timings: Timings };
+
+export interface ChatModel {
+  readonly architecture: Architecture;
+  readonly path: string;
+  /** Streams the assistant's answer to `messages`. */
+  chat(messages: readonly Message[], options?: ChatOptions): AsyncIterable<ChatEvent>;
+  /** Streams the continuation of prompt ids as they are (no chat template). */
+  complete(promptIds: readonly number[], options?: ChatOptions): AsyncIterable<ChatEvent>;
+  dispose(): Promise<void>;
+}
