@@ -15,6 +15,11 @@ export const generateArgsSchema = z
       .transform((s) => s.split(",").map((x) => Number(x.trim())))
       .optional(),
     system: z.string().optional(),
+    image: z.array(z.string().min(1)).default([]),
+    maxImageTokens: count.optional(),
+    minImageTokens: count.optional(),
+    maxTiles: count.optional(),
+    tiling: z.boolean().default(true),
     maxTokens: count.default(DEFAULT_MAX_TOKENS),
     temperature: z.coerce.number().min(0).optional(),
     topK: z.coerce.number().int().min(0).optional(),
@@ -31,6 +36,7 @@ export const generateArgsSchema = z
   .refine((o) => [o.prompt, o.raw, o.promptIds].filter((x) => x !== undefined).length === 1, {
     message: "give exactly one of --prompt, --raw or --prompt-ids",
   })
-  .refine((o) => o.system === undefined || o.prompt !== undefined, { message: "--system applies only to --prompt" });
+  .refine((o) => o.system === undefined || o.prompt !== undefined, { message: "--system applies only to --prompt" })
+  .refine((o) => o.image.length === 0 || o.prompt !== undefined, { message: "--image applies only to --prompt" });
 
 export type GenerateArgs = z.output<typeof generateArgsSchema>;

@@ -1,5 +1,6 @@
 /** The one chat interface every model kind answers: messages in, a stream of events out. */
 import type { FinishReason, RequestedSampling, Timings, Usage } from "@lfmkit/text";
+import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { Architecture } from "./architecture.js";
 import type { Message } from "./messages.js";
 
@@ -19,6 +20,7 @@ export type ChatEvent =
 export interface ChatModel {
   readonly architecture: Architecture;
   readonly path: string;
+  readonly tokenizer: TextTokenizer;
   /** Streams the assistant's answer to `messages`. */
   chat(messages: readonly Message[], options?: ChatOptions): AsyncIterable<ChatEvent>;
   /** Streams the continuation of prompt ids as they are (no chat template). */
