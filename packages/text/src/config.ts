@@ -81,14 +81,15 @@ const rawSchema = z
 
 const SUPPORTED = ["lfm2", "lfm2_moe"];
 const VISION_LANGUAGE = ["lfm2_vl", "lfm2-vl"];
+const AUDIO_MODEL = "LFM2AudioModel";
 
 export interface TextCheckpointLayout {
   readonly config: Lfm2Config;
-  /** Tensor-name prefix of the decoder (`model.` for text checkpoints, `model.language_model.` for VL). */
+  /** Tensor-name prefix of the decoder (`model.` for text checkpoints, `model.language_model.` for VL, `lfm.` for LFM2-Audio). */
   readonly prefix: string;
 }
 
-/** Reads config.json of a text (or VL, for its text side) LFM2 folder. */
+/** Reads config.json of a text LFM2 folder, or the text side of an LFM2-VL or LFM2-Audio folder. */
 export function readTextConfig(dir: string): TextCheckpointLayout {
   const path = join(dir, "config.json");
   if (!existsSync(path)) throw new LfmkitError("config.json not found", dir);
@@ -102,6 +103,10 @@ export function readTextConfig(dir: string): TextCheckpointLayout {
   if (VISION_LANGUAGE.includes(modelType)) {
     const text = (json.text_config ?? {}) as Record<string, unknown>;
     return { config: parseTextConfig({ model_type: "lfm2", ...text }, `${path}: text_config`), prefix: "model.language_model." };
+  }
+  if (Array.isArray(json.architectures) && json.architectures.includes(AUDIO_MODEL)) {
+    const backbone = (json.lfm ?? {}) as Record<string, unknown>;
+    return { config: parseTextConfig({ model_type: "lfm2", ...backbone }, `${path}: lfm`), prefix: "lfm." };
   }
   return { config: parseTextConfig(json, path), prefix: "model." };
 }
