@@ -31,7 +31,7 @@ describe.each(textFixtures())("lfm generate on %s", (dir) => {
     const comparable = comparableGreedySteps(stepLogits, stepLogits.length / count);
     expect(out.ids).toHaveLength(count);
     expect(out.ids.slice(0, comparable)).toEqual(reference.generated_ids.slice(0, comparable));
-    expect(Object.keys(out.usage)).toEqual(["promptTokens", "completionTokens", "totalTokens"]);
+    expect(Object.keys(out.usage)).toEqual(["promptTokens", "cachedPromptTokens", "completionTokens", "totalTokens"]);
   });
 
   if (typeof reference.prompt === "string") {

@@ -1,8 +1,17 @@
 /** The one chat interface every model kind answers: messages in, a stream of events out. */
-import type { FinishReason, RequestedSampling, Timings, Usage } from "@lfmkit/text";
+import type { FinishReason, LoadOptions, RequestedSampling, Timings, Usage } from "@lfmkit/text";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { Architecture } from "./architecture.js";
 import type { Message } from "./messages.js";
+
+/** Decoder states kept for prefix reuse, at most (256 MiB). */
+export const DEFAULT_PREFIX_CACHE_BYTES = 256 * 1024 * 1024;
+
+/** How a chat model is loaded: the decoder's options, plus the memory kept for prefix reuse. */
+export interface ChatModelOptions extends LoadOptions {
+  /** Bytes of decoder state kept after answers, so a next turn prefills only its new tokens (0: off). */
+  prefixCacheBytes?: number;
+}
 
 export interface ChatOptions extends RequestedSampling {
   maxTokens?: number;

@@ -1,19 +1,41 @@
-/** Runs the text decoder on a prepared prompt and reports it as chat events. */
-import { generate, samplingFor, type EmbeddedPrompt, type TextModel } from "@lfmkit/text";
+/** Runs the text decoder on a prepared prompt, reports it as chat events, and keeps its state for reuse. */
+import { createHash } from "node:crypto";
+import { generate, samplingFor, type DecoderState, type TextModel } from "@lfmkit/text";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { ChatEvent, ChatOptions } from "./chat-model.js";
+import type { PrefixCache, PromptKey } from "./prefix-cache.js";
+
+export interface PreparedPrompt {
+  readonly key: PromptKey;
+  /** The kept state to continue from (it has seen the first `state.position` positions), if any. */
+  readonly state?: DecoderState;
+  /** Rows for the positions after `state`, when they are not all token embeddings. */
+  readonly embeddings?: Float32Array;
+}
 
 export async function* decode(
   model: TextModel,
   tokenizer: TextTokenizer,
-  prompt: readonly number[] | EmbeddedPrompt,
+  prompt: PreparedPrompt,
   options: ChatOptions,
+  prefixes: PrefixCache,
 ): AsyncGenerator<ChatEvent> {
-  const promptIds = [...("embeddings" in prompt ? prompt.ids : (prompt as readonly number[]))];
+  const promptIds = [...prompt.key.ids];
   const sampling = samplingFor(model.path, options);
-  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, signal: options.signal };
-  for await (const event of generate(model, tokenizer, prompt, settings)) {
-    if (event.type === "token") yield { type: "text", text: event.text, tokenId: event.id };
-    else yield { type: "done", finishReason: event.finishReason, text: event.text, ids: event.ids, promptIds, usage: event.usage, timings: event.timings };
+  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, signal: options.signal, state: prompt.state };
+  const input = prompt.embeddings ? { ids: promptIds, embeddings: prompt.embeddings } : promptIds;
+  for await (const event of generate(model, tokenizer, input, settings)) {
+    if (event.type === "token") {
+      yield { type: "text", text: event.text, tokenId: event.id };
+      continue;
+    }
+    const seen = [...promptIds, ...event.ids].slice(0, event.state.position);
+    prefixes.keep({ ids: seen, images: prompt.key.images }, event.state);
+    yield { type: "done", finishReason: event.finishReason, text: event.text, ids: event.ids, promptIds, usage: event.usage, timings: event.timings };
   }
+}
+
+/** A digest of an image's bytes or path, for prompt keys. */
+export function digestOf(source: string | Uint8Array): string {
+  return createHash("sha256").update(source).digest("hex");
 }

@@ -6,24 +6,26 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { LfmkitError } from "@lfmkit/core";
-import { TextModel, type LoadOptions } from "@lfmkit/text";
+import { TextModel } from "@lfmkit/text";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import {
   IMAGE_TOKEN,
   VisionEncoder,
   decodeImage,
   expandImagePlaceholders,
+  imageLayout,
   preprocessImages,
   readImageProcessorSettings,
   type ImageProcessorSettings,
 } from "@lfmkit/vision";
-import type { ChatEvent, ChatModel, ChatOptions } from "./chat-model.js";
-import { decode } from "./generation.js";
+import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
+import { decode, digestOf } from "./generation.js";
+import { PrefixCache } from "./prefix-cache.js";
 import { mediaSource } from "./media.js";
 import { partsOf, type Message } from "./messages.js";
 import { templateMessages } from "./template-messages.js";
 
-export interface VisionLanguageOptions extends LoadOptions {
+export interface VisionLanguageOptions extends ChatModelOptions {
   /** Overrides of the folder's image processor settings (processor_config.json). */
   imageProcessor?: Partial<ImageProcessorSettings>;
   /** Images with more pixels than this are refused from their header. */
@@ -40,17 +42,18 @@ export class VisionLanguageChat implements ChatModel {
     readonly imageSettings: ImageProcessorSettings,
     private readonly imageTokenId: number,
     private readonly maxImagePixels: number | undefined,
+    readonly prefixes: PrefixCache,
   ) {}
 
   static async load(path: string, options: VisionLanguageOptions = {}): Promise<VisionLanguageChat> {
-    const { imageProcessor, maxImagePixels, ...loadOptions } = options;
+    const { imageProcessor, maxImagePixels, prefixCacheBytes = DEFAULT_PREFIX_CACHE_BYTES, ...loadOptions } = options;
     const tokenizer = TextTokenizer.load(path);
     const imageSettings = { ...readImageProcessorSettings(path), ...imageProcessor };
     const imageTokenId = readImageTokenId(path, tokenizer);
     const decoder = await TextModel.load(path, loadOptions);
     try {
       const encoder = await VisionEncoder.load(path, { weightFormat: loadOptions.weightFormat, threads: loadOptions.threads, cacheDir: loadOptions.cacheDir });
-      return new VisionLanguageChat(decoder, encoder, tokenizer, imageSettings, imageTokenId, maxImagePixels);
+      return new VisionLanguageChat(decoder, encoder, tokenizer, imageSettings, imageTokenId, maxImagePixels, new PrefixCache(prefixCacheBytes));
     } catch (error) {
       await decoder.dispose();
       throw error;
@@ -67,19 +70,24 @@ export class VisionLanguageChat implements ChatModel {
       partsOf(messages, "image").map((part) => decodeImage(mediaSource(part.image, "image"), { maxPixels: this.maxImagePixels })),
     );
     const template = this.tokenizer.applyChatTemplate(templateMessages(messages), { addGenerationPrompt: true, tools: options.tools ? [...options.tools] : undefined });
-    const { batch, layouts } = preprocessImages(images, this.imageSettings);
+    const layouts = images.map((image) => imageLayout(image, this.imageSettings));
     const ids = this.tokenizer.encode(expandImagePlaceholders(template, layouts, this.imageSettings));
-    const embeddings = this.decoder.embed(ids);
-    if (images.length > 0) {
-      const { features } = await this.encoder.encode(batch);
-      spliceImageFeatures(embeddings, ids, this.imageTokenId, features, this.decoder.config.hiddenSize);
+    const key = { ids, images: images.map((image) => digestOf(image.data)) };
+    const kept = this.prefixes.take(key);
+    const start = kept?.state.position ?? 0;
+    const embeddings = this.decoder.embed(ids.slice(start));
+    const unseen = images.slice(kept?.images ?? 0);
+    if (unseen.length > 0) {
+      const { features } = await this.encoder.encode(preprocessImages(unseen, this.imageSettings).batch);
+      spliceImageFeatures(embeddings, ids.slice(start), this.imageTokenId, features, this.decoder.config.hiddenSize);
     }
-    yield* decode(this.decoder, this.tokenizer, { ids, embeddings }, options);
+    yield* decode(this.decoder, this.tokenizer, { key, state: kept?.state, embeddings }, options, this.prefixes);
   }
 
   complete(promptIds: readonly number[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
     if (promptIds.includes(this.imageTokenId)) throw new LfmkitError("image tokens in raw prompt ids need their image: use chat() with an image part", this.path);
-    return decode(this.decoder, this.tokenizer, promptIds, options);
+    const key = { ids: promptIds, images: [] };
+    return decode(this.decoder, this.tokenizer, { key, state: this.prefixes.take(key)?.state }, options, this.prefixes);
   }
 
   async dispose(): Promise<void> {

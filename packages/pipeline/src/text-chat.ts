@@ -1,9 +1,10 @@
 /** LFM2 and LFM2-MoE (folders or GGUF files) behind the chat interface. */
 import { LfmkitError } from "@lfmkit/core";
-import { TextModel, chatPromptIds, type LoadOptions } from "@lfmkit/text";
+import { TextModel, chatPromptIds } from "@lfmkit/text";
 import { TextTokenizer } from "@lfmkit/tokenizer";
-import type { ChatEvent, ChatModel, ChatOptions } from "./chat-model.js";
+import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
 import { decode } from "./generation.js";
+import { PrefixCache } from "./prefix-cache.js";
 import { partsOf, type Message } from "./messages.js";
 import { templateMessages } from "./template-messages.js";
 
@@ -13,11 +14,13 @@ export class TextChat implements ChatModel {
   private constructor(
     readonly model: TextModel,
     readonly tokenizer: TextTokenizer,
+    readonly prefixes: PrefixCache,
   ) {}
 
-  static async load(path: string, options: LoadOptions = {}): Promise<TextChat> {
+  static async load(path: string, options: ChatModelOptions = {}): Promise<TextChat> {
+    const { prefixCacheBytes = DEFAULT_PREFIX_CACHE_BYTES, ...loadOptions } = options;
     const tokenizer = TextTokenizer.load(path);
-    return new TextChat(await TextModel.load(path, options), tokenizer);
+    return new TextChat(await TextModel.load(path, loadOptions), tokenizer, new PrefixCache(prefixCacheBytes));
   }
 
   get path(): string {
@@ -32,7 +35,8 @@ export class TextChat implements ChatModel {
   }
 
   complete(promptIds: readonly number[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
-    return decode(this.model, this.tokenizer, promptIds, options);
+    const key = { ids: promptIds, images: [] };
+    return decode(this.model, this.tokenizer, { key, state: this.prefixes.take(key)?.state }, options, this.prefixes);
   }
 
   dispose(): Promise<void> {

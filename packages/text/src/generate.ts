@@ -1,6 +1,7 @@
 import { LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { TextModel } from "./model.js";
+import type { DecoderState } from "./state.js";
 import { DEFAULT_MAX_TOKENS } from "./policy.js";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -11,12 +12,19 @@ export interface GenerateOptions extends SamplingOptions {
   /** Token ids that end generation; default: the model's eos_token_id(s) and the tokenizer's eos. */
   stopTokenIds?: readonly number[];
   signal?: AbortSignal;
+  /**
+   * A state that has already seen the prompt's first `state.position` positions (a kept prefix):
+   * only the rest is prefilled. Advanced in place; by default a fresh state.
+   */
+  state?: DecoderState;
 }
 
 export type FinishReason = "stop" | "length";
 
 export interface Usage {
   promptTokens: number;
+  /** Prompt positions taken from a kept state instead of prefilled. */
+  cachedPromptTokens: number;
   completionTokens: number;
   totalTokens: number;
 }
@@ -31,12 +39,13 @@ export interface Timings {
 
 export type GenerationEvent =
   | { type: "token"; id: number; text: string }
-  | { type: "done"; finishReason: FinishReason; ids: number[]; text: string; usage: Usage; timings: Timings };
+  | { type: "done"; finishReason: FinishReason; ids: number[]; text: string; usage: Usage; timings: Timings; state: DecoderState };
 
 /**
- * A prompt whose rows are not all token embeddings: `embeddings` [ids.length, hidden] holds the rows
- * the decoder reads (image or audio features in place of their placeholder tokens), `ids` the tokens
- * they stand for (seen by the repetition penalty).
+ * A prompt whose rows are not all token embeddings: `embeddings` holds the rows the decoder reads
+ * (image or audio features in place of their placeholder tokens) for the positions it has not seen
+ * (all of them, unless `GenerateOptions.state` holds a prefix), `ids` the tokens they stand for (seen
+ * by the repetition penalty).
  */
 export interface EmbeddedPrompt {
   readonly ids: readonly number[];
@@ -64,7 +73,9 @@ export async function* generate(
   const stopIds = new Set(options.stopTokenIds ?? [...model.config.eosTokenIds, ...(tokenizer.eosTokenId === undefined ? [] : [tokenizer.eosTokenId])]);
   const sampler = new Sampler(options);
   const decoder = tokenizer.streamDecoder();
-  const state = model.newState();
+  const state = options.state ?? model.newState();
+  const cached = state.position;
+  if (cached >= promptIds.length) throw new LfmkitError(`the kept state covers ${cached} positions, more than the prompt's ${promptIds.length}`);
   const seen = new Set(promptIds);
   const longestStop = Math.max(0, ...stop.map((s) => s.length));
   const ids: number[] = [];
@@ -74,7 +85,10 @@ export async function* generate(
 
   signal?.throwIfAborted();
   const start = performance.now();
-  let { logits } = "embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds);
+  if ("embeddings" in prompt && prompt.embeddings.length !== (promptIds.length - cached) * model.config.hiddenSize) {
+    throw new LfmkitError(`the prompt's embeddings must hold its ${promptIds.length - cached} positions after the kept ${cached}`);
+  }
+  let { logits } = "embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached));
   const prefillMs = performance.now() - start;
   let firstTokenMs = prefillMs;
 
@@ -112,14 +126,15 @@ export async function* generate(
     finishReason,
     ids,
     text,
-    usage: { promptTokens: promptIds.length, completionTokens: ids.length, totalTokens: promptIds.length + ids.length },
+    usage: { promptTokens: promptIds.length, cachedPromptTokens: cached, completionTokens: ids.length, totalTokens: promptIds.length + ids.length },
     timings: {
       prefillMs,
       decodeMs,
       timeToFirstTokenMs: firstTokenMs,
-      prefillTokensPerSecond: (promptIds.length / prefillMs) * 1000,
+      prefillTokensPerSecond: ((promptIds.length - cached) / prefillMs) * 1000,
       decodeTokensPerSecond: decodeSteps > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
     },
+    state,
   };
 }
 

@@ -21,6 +21,8 @@ export interface Lfm2BuildOptions {
   readonly logits: "all" | "last";
   /** Also output the hidden state after the embedding and after every layer. */
   readonly hiddenStates: boolean;
+  /** Also output the final hidden state (after embedding_norm, what the head reads) of the rows whose logits are output. */
+  readonly finalHidden?: boolean;
 }
 
 /** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
@@ -37,6 +39,7 @@ export const io = {
   newKeys: (layer: number) => `new_keys.${layer}`,
   newValues: (layer: number) => `new_values.${layer}`,
   hiddenState: (index: number) => `hidden_state.${index}`,
+  finalHidden: "final_hidden",
 };
 
 /** What every layer of one graph shares: the positions of the new tokens and their rotary tables. */
@@ -119,6 +122,7 @@ export function buildLfm2(g: GraphBuilder, config: Lfm2Config, w: Weights, optio
   hidden[hidden.length - 1] = h;
   if (options.hiddenStates) hidden.forEach((x, index) => g.output(x, io.hiddenState(index), "float32", [1, "tokens", D]));
   if (options.logits === "last") h = g.op1("Slice", [h, g.constant([-1]), g.constant([Number.MAX_SAFE_INTEGER]), g.constant([1])]);
+  if (options.finalHidden) g.output(h, io.finalHidden, "float32", [1, options.logits === "last" ? 1 : "tokens", D]);
 
   const head = config.tieEmbeddings ? embedding : w.optional("lm_head.weight");
   if (!head) throw new LfmkitError("tie_word_embeddings is false but the checkpoint has no lm_head.weight", w.where);

@@ -25,6 +25,8 @@ export const loadOptionsSchema = z.object({
   cacheDir: z.string().optional(),
   logits: z.enum(["all", "last"]).default("last"),
   hiddenStates: z.boolean().default(false),
+  /** Also return the final hidden state (after the last norm, what the LM head reads) of the rows whose logits are returned. */
+  finalHidden: z.boolean().default(false),
   /** Longest prompt chunk per forward pass; longer inputs run as several passes (shorter at long contexts). */
   prefillChunk: z.number().int().positive().default(256),
 });
@@ -37,6 +39,8 @@ export interface ForwardResult {
   readonly rows: number;
   /** Per entry [tokens, hidden]: embeddings, then every layer (the last after the final norm). */
   readonly hiddenStates?: Float32Array[];
+  /** [rows, hidden]: the final hidden state of the same rows as `logits` (with the `finalHidden` option). */
+  readonly finalHidden?: Float32Array;
 }
 
 /** An LFM2 text decoder loaded from a Hugging Face folder and executed by ONNX Runtime. */
@@ -56,7 +60,8 @@ export class TextModel {
     const { config } = checkpoint;
     const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
     const weights = new Weights((name) => checkpoint.weight(name), path, precision);
-    const build: Lfm2BuildOptions = { logits: settings.logits, hiddenStates: settings.hiddenStates };
+    // finalHidden joins the build key only when set, so the graphs of existing loads keep their cache entries.
+    const build: Lfm2BuildOptions = { logits: settings.logits, hiddenStates: settings.hiddenStates, ...(settings.finalHidden && { finalHidden: true }) };
     const runtime = await GraphModel.load({
       graph: "lfm2",
       version: GRAPH_VERSION,
@@ -87,7 +92,7 @@ export class TextModel {
   }
 
   newState(): DecoderState {
-    return new DecoderState(this.config);
+    return DecoderState.empty(this.config);
   }
 
   /** Runs `ids` through the decoder after what `state` has seen, and advances `state`. */
@@ -149,7 +154,8 @@ export class TextModel {
     const hiddenStates = this.options.hiddenStates
       ? Array.from({ length: config.layerTypes.length + 1 }, (_, i) => out[io.hiddenState(i)].data as Float32Array)
       : undefined;
-    return { logits, rows: logits.length / config.vocabSize, hiddenStates };
+    const finalHidden = this.options.finalHidden ? (out[io.finalHidden].data as Float32Array) : undefined;
+    return { logits, rows: logits.length / config.vocabSize, hiddenStates, finalHidden };
   }
 
   dispose(): Promise<void> {
@@ -172,5 +178,6 @@ function concatResults(results: ForwardResult[], keepAll: boolean): ForwardResul
     logits: join(results.map((r) => r.logits)),
     rows: results.reduce((n, r) => n + r.rows, 0),
     hiddenStates: hidden?.map((_, i) => join(results.map((r) => r.hiddenStates![i]))),
+    finalHidden: results[0].finalHidden && join(results.map((r) => r.finalHidden!)),
   };
 }

@@ -6,17 +6,36 @@ import type { Lfm2Config } from "./config.js";
  * every attention layer and the conv state of every conv layer.
  */
 export class DecoderState {
-  position = 0;
-  readonly convStates = new Map<number, Float32Array>();
-  readonly caches = new Map<number, KvCache>();
+  private constructor(
+    public position: number,
+    readonly convStates: Map<number, Float32Array>,
+    readonly caches: Map<number, KvCache>,
+  ) {}
 
-  constructor(config: Lfm2Config) {
+  /** The state before any position. */
+  static empty(config: Lfm2Config): DecoderState {
+    const state = new DecoderState(0, new Map(), new Map());
     config.layerTypes.forEach((type, layer) => {
-      if (type === "conv") {
-        this.convStates.set(layer, new Float32Array((config.convKernel - 1) * config.hiddenSize));
-      } else {
-        this.caches.set(layer, new KvCache(config.kvHeads, config.headDim));
-      }
+      if (type === "conv") state.convStates.set(layer, new Float32Array((config.convKernel - 1) * config.hiddenSize));
+      else state.caches.set(layer, new KvCache(config.kvHeads, config.headDim));
     });
+    return state;
+  }
+
+  /** A copy that continues independently of this state. */
+  clone(): DecoderState {
+    return new DecoderState(
+      this.position,
+      new Map([...this.convStates].map(([layer, conv]) => [layer, conv.slice()])),
+      new Map([...this.caches].map(([layer, cache]) => [layer, cache.clone(this.position)])),
+    );
+  }
+
+  /** Bytes held by the conv states and caches. */
+  get bytes(): number {
+    let total = 0;
+    for (const conv of this.convStates.values()) total += conv.byteLength;
+    for (const cache of this.caches.values()) total += cache.bytes;
+    return total;
   }
 }

@@ -27,6 +27,9 @@ export interface GraphModelRequest {
 }
 
 export class GraphModel {
+  /** The run in progress, if any: runs on one session never overlap (see `run`). */
+  private running: Promise<unknown> = Promise.resolve();
+
   private constructor(
     /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
     readonly graph: CachedGraph,
@@ -61,8 +64,15 @@ export class GraphModel {
     return table;
   }
 
+  /**
+   * Runs the graph once. Calls from concurrent requests queue behind each other instead of running
+   * side by side: each run already uses every intra-op thread, so overlapping runs would only
+   * oversubscribe the cores. Requests still interleave step by step, in arrival order.
+   */
   run(feeds: Record<string, ort.Tensor>): Promise<Record<string, ort.Tensor>> {
-    return this.session.run(feeds);
+    const result = this.running.then(() => this.session.run(feeds));
+    this.running = result.catch(() => undefined);
+    return result;
   }
 
   async dispose(): Promise<void> {

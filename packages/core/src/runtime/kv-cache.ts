@@ -26,25 +26,44 @@ export class KvCache {
     this.emptySlot = new Float32Array(kvHeads * headDim);
   }
 
+  /** A copy holding the first `kept` positions, in buffers of its own sized for them. */
+  clone(kept: number): KvCache {
+    const copy = new KvCache(this.kvHeads, this.headDim);
+    if (kept > 0) {
+      copy.reserve(kept, 0);
+      copy.copyRows(this, kept);
+    }
+    return copy;
+  }
+
+  /** Bytes held by the buffers. */
+  get bytes(): number {
+    return this.keys.byteLength + this.valuesTransposed.byteLength;
+  }
+
   /** Makes room for `needed` positions, keeping the first `kept`. */
   reserve(needed: number, kept: number): void {
     if (needed <= this.capacity) return;
     const headroom = Math.max(CAPACITY_STEP, needed * HEADROOM);
     const capacity = Math.ceil((needed + headroom) / CAPACITY_STEP) * CAPACITY_STEP;
-    const { kvHeads, headDim } = this;
-    const keys = new Float32Array(kvHeads * capacity * headDim);
-    const valuesTransposed = new Float32Array(kvHeads * headDim * capacity);
+    const old = { capacity: this.capacity, keys: this.keys, valuesTransposed: this.valuesTransposed };
+    this.capacity = capacity;
+    this.keys = new Float32Array(this.kvHeads * capacity * this.headDim);
+    this.valuesTransposed = new Float32Array(this.kvHeads * this.headDim * capacity);
+    this.copyRows(old, kept);
+  }
+
+  /** Copies the first `count` positions of `source` (any capacity) into this cache's buffers. */
+  private copyRows(source: Pick<KvCache, "capacity" | "keys" | "valuesTransposed">, count: number): void {
+    const { kvHeads, headDim, capacity } = this;
     for (let h = 0; h < kvHeads; h++) {
-      const from = h * this.capacity * headDim;
-      keys.set(this.keys.subarray(from, from + kept * headDim), h * capacity * headDim);
+      const from = h * source.capacity * headDim;
+      this.keys.set(source.keys.subarray(from, from + count * headDim), h * capacity * headDim);
       for (let d = 0; d < headDim; d++) {
-        const row = (h * headDim + d) * this.capacity;
-        valuesTransposed.set(this.valuesTransposed.subarray(row, row + kept), (h * headDim + d) * capacity);
+        const row = (h * headDim + d) * source.capacity;
+        this.valuesTransposed.set(source.valuesTransposed.subarray(row, row + count), (h * headDim + d) * capacity);
       }
     }
-    this.capacity = capacity;
-    this.keys = keys;
-    this.valuesTransposed = valuesTransposed;
   }
 
   /**

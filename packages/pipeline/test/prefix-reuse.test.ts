@@ -1,0 +1,53 @@
+/** Prefix reuse: a conversation's next turn prefills only its new tokens, and answers exactly as a full prefill does. */
+import { join } from "node:path";
+import { readJson, repoRoot, testCacheDir } from "@lfmkit/testing";
+import { afterAll, beforeAll, expect, test } from "vitest";
+import { VisionLanguageChat, type ChatEvent, type ChatModel, type Message } from "../src/index.js";
+
+const dir = join(repoRoot(), "models", "lfmkit-demo");
+const reference = readJson<{ samples: { prompt: string; image?: string }[] }>(join(dir, "reference.json")).samples;
+const questions = reference.filter((s) => !s.image).map((s) => s.prompt);
+const imageSample = reference.find((s) => s.image)!;
+
+async function answer(model: ChatModel, messages: Message[]) {
+  let done: Extract<ChatEvent, { type: "done" }> | undefined;
+  for await (const event of model.chat(messages, { temperature: 0, maxTokens: 40 })) if (event.type === "done") done = event;
+  return done!;
+}
+
+/** Plays a conversation turn by turn; returns every turn's final event. */
+async function converse(model: ChatModel, first: Message) {
+  const messages: Message[] = [first];
+  const turns = [];
+  for (const question of questions.slice(0, 3)) {
+    if (turns.length > 0) messages.push({ role: "user", content: question });
+    const done = await answer(model, messages);
+    turns.push(done);
+    messages.push({ role: "assistant", content: done.text });
+  }
+  return turns;
+}
+
+let reusing: VisionLanguageChat;
+let fresh: VisionLanguageChat;
+beforeAll(async () => {
+  reusing = await VisionLanguageChat.load(dir, { cacheDir: testCacheDir() });
+  fresh = await VisionLanguageChat.load(dir, { cacheDir: testCacheDir(), prefixCacheBytes: 0 });
+});
+afterAll(async () => Promise.all([reusing.dispose(), fresh.dispose()]));
+
+test.each([
+  ["text", { role: "user", content: questions[0] }],
+  ["image", { role: "user", content: [{ type: "image", image: join(dir, imageSample.image!) }, { type: "text", text: imageSample.prompt }] }],
+] as [string, Message][])("a %s conversation: later turns reuse the kept prefix and answer exactly as without reuse", async (_, first) => {
+  const [withReuse, without] = [await converse(reusing, first), await converse(fresh, first)];
+  withReuse.forEach((turn, i) => {
+    expect(turn.ids).toEqual(without[i].ids);
+    expect(turn.promptIds).toEqual(without[i].promptIds);
+    expect(without[i].usage.cachedPromptTokens).toBe(0);
+    if (i > 0) {
+      // Everything up to the previous answer is kept: only the new user turn is prefilled.
+      expect(turn.usage.cachedPromptTokens).toBe(withReuse[i - 1].promptIds.length + withReuse[i - 1].ids.length);
+    }
+  });
+});
