@@ -3,6 +3,7 @@ import type { FinishReason, LoadOptions, RequestedSampling, Timings, Usage } fro
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { Architecture } from "./architecture.js";
 import type { Message } from "./messages.js";
+import type { ToolCall } from "./tool-calls.js";
 
 /** Decoder states kept for prefix reuse, at most (256 MiB). */
 export const DEFAULT_PREFIX_CACHE_BYTES = 256 * 1024 * 1024;
@@ -24,7 +25,18 @@ export interface ChatOptions extends RequestedSampling {
 
 export type ChatEvent =
   | { type: "text"; text: string; tokenId: number }
-  | { type: "done"; finishReason: FinishReason; text: string; ids: number[]; promptIds: number[]; usage: Usage; timings: Timings };
+  | {
+      type: "done";
+      /** "tool_calls" when the answer ended in tool calls. */
+      finishReason: FinishReason | "tool_calls";
+      /** The answer's text, without its tool calls. */
+      text: string;
+      toolCalls: ToolCall[];
+      ids: number[];
+      promptIds: number[];
+      usage: Usage;
+      timings: Timings;
+    };
 
 export interface ChatModel {
   readonly architecture: Architecture;

@@ -4,6 +4,7 @@ import { generate, samplingFor, type DecoderState, type TextModel } from "@lfmki
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { ChatEvent, ChatOptions } from "./chat-model.js";
 import type { PrefixCache, PromptKey } from "./prefix-cache.js";
+import { TOOL_CALL_END, TOOL_CALL_START, ToolCallSplitter } from "./tool-calls.js";
 
 export interface PreparedPrompt {
   readonly key: PromptKey;
@@ -24,15 +25,25 @@ export async function* decode(
   const sampling = samplingFor(model.path, options);
   const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, signal: options.signal, state: prompt.state };
   const input = prompt.embeddings ? { ids: promptIds, embeddings: prompt.embeddings } : promptIds;
+  const calls = new ToolCallSplitter(toolCallMarkers(tokenizer), (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));
   for await (const event of generate(model, tokenizer, input, settings)) {
     if (event.type === "token") {
-      yield { type: "text", text: event.text, tokenId: event.id };
+      const text = calls.push(event.id, event.text);
+      if (text) yield { type: "text", text, tokenId: event.id };
       continue;
     }
     const seen = [...promptIds, ...event.ids].slice(0, event.state.position);
     prefixes.keep({ ids: seen, images: prompt.key.images }, event.state);
-    yield { type: "done", finishReason: event.finishReason, text: event.text, ids: event.ids, promptIds, usage: event.usage, timings: event.timings };
+    const { text, toolCalls } = calls.finish();
+    const finishReason = toolCalls.length > 0 && event.finishReason === "stop" ? "tool_calls" : event.finishReason;
+    yield { type: "done", finishReason, text, toolCalls, ids: event.ids, promptIds, usage: event.usage, timings: event.timings };
   }
+}
+
+/** The ids of the call markers, when the tokenizer has them as single tokens. */
+function toolCallMarkers(tokenizer: TextTokenizer): { start: number; end: number } | undefined {
+  const [start, end] = [tokenizer.encode(TOOL_CALL_START), tokenizer.encode(TOOL_CALL_END)];
+  return start.length === 1 && end.length === 1 ? { start: start[0], end: end[0] } : undefined;
 }
 
 /** A digest of an image's bytes or path, for prompt keys. */

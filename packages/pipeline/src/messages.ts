@@ -18,9 +18,13 @@ export const messagePartSchema = z.discriminatedUnion("type", [
   z.object({ type: z.literal("audio"), audio: audioInputSchema }),
 ]);
 
+export const toolCallSchema = z.object({ name: z.string().min(1), arguments: z.record(z.string(), z.unknown()) });
+
 export const messageSchema = z.object({
   role: z.enum(["system", "user", "assistant", "tool"]),
   content: z.union([z.string(), z.array(messagePartSchema)]),
+  /** An assistant turn's tool calls, written into the prompt as the model writes them. */
+  toolCalls: z.array(toolCallSchema).optional(),
 });
 
 export type ImageInput = z.infer<typeof imageInputSchema>;
