@@ -4,6 +4,7 @@ import { DEFAULT_MAX_TOKENS } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { runGenerate } from "./generate-command.js";
+import { serve } from "./serve-command.js";
 import { generateArgsSchema } from "./options.js";
 
 const program = new Command()
@@ -42,6 +43,14 @@ program
     if (!parsed.success) throw new Error(describeIssues(parsed.error));
     await runGenerate(parsed.data);
   });
+
+program
+  .command("serve")
+  .description("serve a model: an OpenAI-compatible API and the web playground (lfm serve --help)")
+  .helpOption(false)
+  .allowUnknownOption()
+  .allowExcessArguments()
+  .action(() => serve(process.argv.slice(3)));
 
 let verbose = false;
 
