@@ -6,3 +6,5 @@ export { attentionMask, logMel, type LogMelFeatures, type LogMelOptions } from "
 export { logMelSettingsSchema, nemoLogMelSettings, parakeetLogMelSettings, readLogMelSettings, type LogMelSettings } from "./mel-settings.js";
 export { ConformerEncoder, conformerLoadOptionsSchema, type ConformerLoadOptions, type EncodedAudio } from "./conformer-encoder.js";
 export { nemoConformerConfig, parakeetConformerConfig, readConformerConfig, type ConformerConfig } from "./conformer-config.js";
+export { MimiCodec, MimiDecoderStream, codesFromFrames, mimiLoadOptionsSchema, type MimiCodes, type MimiLoadOptions } from "./mimi-codec.js";
+export type { MimiConfig } from "./mimi-config.js";
