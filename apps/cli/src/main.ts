@@ -5,7 +5,9 @@ import { Command, Option } from "commander";
 import { z } from "zod";
 import { runGenerate } from "./generate-command.js";
 import { serve } from "./serve-command.js";
-import { generateArgsSchema } from "./options.js";
+import { runDecode, runEncode, runFeatures } from "./audio-commands.js";
+import { runSpeak, runTranscribe } from "./task-commands.js";
+import { audioArgsSchema, count, generateArgsSchema } from "./options.js";
 
 const program = new Command()
   .name("lfm")
@@ -25,7 +27,13 @@ program
   .option("--min-image-tokens <n>", "fewest tokens per image or tile")
   .option("--max-tiles <n>", "most tiles a large image is split into")
   .option("--no-tiling", "never split large images into tiles (one downscaled view)")
-  .option("--max-tokens <n>", "most tokens to generate", String(DEFAULT_MAX_TOKENS))
+  .option("--audio <file>", "a WAV for the user message, before its text (repeatable; LFM2-Audio models)", (value: string, previous: string[] = []) => [...previous, value])
+  .addOption(new Option("--mode <mode>", "LFM2-Audio loop (default: interleaved with --output-audio, else sequential)").choices(["interleaved", "sequential"]))
+  .option("--output-audio <file>", "write the spoken answer to this WAV (LFM2-Audio models)")
+  .option("--codec <path>", "Mimi checkpoint for speech (default: tokenizer-*.safetensors beside the model)")
+  .option("--audio-temperature <t>", "audio code sampling temperature (default 1.0; 0 when --temperature is 0)")
+  .option("--audio-top-k <k>", "audio code top-k (default 4)")
+  .option("--max-tokens <n>", "most tokens to generate (LFM2-Audio: steps, text tokens and audio frames alike)", String(DEFAULT_MAX_TOKENS))
   .option("--temperature <t>", "0 = greedy (default: generation_config.json, else 0.3)")
   .option("--top-k <k>", "keep the k most likely tokens (0 = off)")
   .option("--top-p <p>", "nucleus sampling mass")
@@ -44,6 +52,75 @@ program
     await runGenerate(parsed.data);
   });
 
+const audio = program.command("audio").description("the audio parts on their own: the Mimi codec, the log-mel + conformer encoder");
+const common = (command: Command) =>
+  command
+    .addOption(new Option("--weight-format <format>", "how linear weights are stored").choices(WEIGHT_FORMATS).default("f32"))
+    .option("--threads <n>", "ONNX Runtime intra-op threads")
+    .option("--cache-dir <dir>", "where built graphs are cached")
+    .option("--json", "print one JSON object")
+    .option("--verbose", "print stack traces on errors");
+common(
+  audio
+    .command("encode")
+    .description("a WAV to Mimi codes")
+    .requiredOption("--model <path>", "Mimi checkpoint: a folder or a .safetensors file (HF or moshi names)")
+    .requiredOption("--input <wav>", "the audio (resampled to the codec's rate)")
+    .option("--codebooks <n>", "codebooks to use (LFM2-Audio: 8; default all)"),
+).action((options: Record<string, unknown>) => runEncode(parseArgs(audioArgsSchema.extend({ input: z.string().min(1), codebooks: count.optional() }), options)));
+common(
+  audio
+    .command("decode")
+    .description("Mimi codes to a WAV")
+    .requiredOption("--model <path>", "Mimi checkpoint: a folder or a .safetensors file")
+    .requiredOption("--codes <file>", 'JSON codes, [codebooks][frames] or {"codes": …} as encode --json prints')
+    .requiredOption("--output <wav>", "where to write the audio"),
+).action((options: Record<string, unknown>) => runDecode(parseArgs(audioArgsSchema.extend({ codes: z.string().min(1), output: z.string().min(1) }), options)));
+common(
+  audio
+    .command("features")
+    .description("a WAV through the log-mel front end and the FastConformer encoder: shape and timings")
+    .requiredOption("--model <dir>", "a conformer folder, or an LFM2-Audio folder")
+    .requiredOption("--input <wav>", "the audio"),
+).action((options: Record<string, unknown>) => runFeatures(parseArgs(audioArgsSchema.extend({ input: z.string().min(1) }), options)));
+
+common(
+  program
+    .command("transcribe")
+    .description("speech to text with an LFM2-Audio model (\"Perform ASR.\")")
+    .argument("<files...>", "WAV files")
+    .requiredOption("--model <dir>", "LFM2-Audio folder")
+    .option("--max-tokens <n>", "most steps per file", "512"),
+).action((files: string[], options: Record<string, unknown>) =>
+  runTranscribe(parseArgs(audioArgsSchema.extend({ files: z.array(z.string().min(1)).min(1), maxTokens: count }), { ...options, files })),
+);
+common(
+  program
+    .command("speak")
+    .description("text to speech with an LFM2-Audio model (\"Perform TTS.\")")
+    .requiredOption("--model <dir>", "LFM2-Audio folder")
+    .requiredOption("--text <text>", "what to say")
+    .requiredOption("--output <wav>", "where to write the speech")
+    .option("--codec <path>", "Mimi checkpoint (default: tokenizer-*.safetensors beside the model)")
+    .option("--seed <s>", "random seed for the audio codes")
+    .addOption(new Option("--mode <mode>", "generation loop (liquid-audio's TTS: sequential)").choices(["sequential", "interleaved"]).default("sequential"))
+    .option("--max-tokens <n>", "most steps", "1024"),
+).action((options: Record<string, unknown>) =>
+  runSpeak(
+    parseArgs(
+      audioArgsSchema.extend({
+        text: z.string().min(1),
+        output: z.string().min(1),
+        codec: z.string().min(1).optional(),
+        seed: z.coerce.number().int().optional(),
+        mode: z.enum(["sequential", "interleaved"]),
+        maxTokens: count,
+      }),
+      options,
+    ),
+  ),
+);
+
 program
   .command("serve")
   .description("serve a model: an OpenAI-compatible API and the web playground (lfm serve --help)")
@@ -53,6 +130,13 @@ program
   .action(() => serve(process.argv.slice(3)));
 
 let verbose = false;
+
+function parseArgs<T extends z.ZodType>(schema: T, options: Record<string, unknown>): z.output<T> {
+  verbose = Boolean(options.verbose);
+  const parsed = schema.safeParse(options);
+  if (!parsed.success) throw new Error(describeIssues(parsed.error));
+  return parsed.data;
+}
 
 function describeIssues(error: z.ZodError): string {
   return error.issues.map((i) => (i.path.length ? `--${String(i.path[0]).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}: ${i.message}` : i.message)).join("; ");

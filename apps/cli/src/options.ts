@@ -2,7 +2,7 @@ import { weightFormatSchema } from "@lfmkit/core";
 import { DEFAULT_MAX_TOKENS } from "@lfmkit/text";
 import { z } from "zod";
 
-const count = z.coerce.number().int().positive();
+export const count = z.coerce.number().int().positive();
 
 export const generateArgsSchema = z
   .object({
@@ -16,6 +16,12 @@ export const generateArgsSchema = z
       .optional(),
     system: z.string().optional(),
     image: z.array(z.string().min(1)).default([]),
+    audio: z.array(z.string().min(1)).default([]),
+    mode: z.enum(["interleaved", "sequential"]).optional(),
+    outputAudio: z.string().min(1).optional(),
+    codec: z.string().min(1).optional(),
+    audioTemperature: z.coerce.number().min(0).optional(),
+    audioTopK: z.coerce.number().int().min(0).optional(),
     maxImageTokens: count.optional(),
     minImageTokens: count.optional(),
     maxTiles: count.optional(),
@@ -33,10 +39,20 @@ export const generateArgsSchema = z
     json: z.boolean().default(false),
     verbose: z.boolean().default(false),
   })
-  .refine((o) => [o.prompt, o.raw, o.promptIds].filter((x) => x !== undefined).length === 1, {
-    message: "give exactly one of --prompt, --raw or --prompt-ids",
+  .refine((o) => [o.prompt ?? (o.audio.length > 0 ? "" : undefined), o.raw, o.promptIds].filter((x) => x !== undefined).length === 1, {
+    message: "give exactly one of --prompt (or --audio), --raw or --prompt-ids",
   })
-  .refine((o) => o.system === undefined || o.prompt !== undefined, { message: "--system applies only to --prompt" })
-  .refine((o) => o.image.length === 0 || o.prompt !== undefined, { message: "--image applies only to --prompt" });
+  .refine((o) => o.system === undefined || o.prompt !== undefined || o.audio.length > 0, { message: "--system applies only to --prompt or --audio" })
+  .refine((o) => o.image.length === 0 || o.prompt !== undefined, { message: "--image applies only to --prompt" })
+  .refine((o) => o.raw === undefined || o.audio.length === 0, { message: "--audio does not go with --raw" });
 
 export type GenerateArgs = z.output<typeof generateArgsSchema>;
+
+export const audioArgsSchema = z.object({
+  model: z.string().min(1),
+  weightFormat: weightFormatSchema.default("f32"),
+  threads: count.optional(),
+  cacheDir: z.string().optional(),
+  json: z.boolean().default(false),
+  verbose: z.boolean().default(false),
+});

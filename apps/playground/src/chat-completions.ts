@@ -1,6 +1,7 @@
 /** POST /v1/chat/completions: OpenAI's chat completions, streamed as server-sent events or answered whole. */
 import { randomUUID } from "node:crypto";
 import type { ChatEvent, ChatModel } from "@lfmkit/pipeline";
+import { SpeechBuffer, pcm16 } from "./speech.js";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "./api-error.js";
 import type { Metrics } from "./metrics.js";
@@ -21,7 +22,9 @@ export async function chatCompletions(route: ChatRoute, request: FastifyRequest,
   if (!parsed.success) throw ApiError.invalid(parsed.error);
   const body = parsed.data;
   if (body.model !== route.modelId) throw new ApiError(404, `the model "${body.model}" does not exist; this server runs "${route.modelId}"`, "invalid_request_error", "model", "model_not_found");
-  if (body.modalities?.includes("audio")) throw new ApiError(400, `the model "${route.modelId}" cannot answer with audio`, "invalid_request_error", "modalities");
+  const speech = body.modalities?.includes("audio") ?? false;
+  if (speech && route.model.architecture !== "audio") throw new ApiError(400, `the model "${route.modelId}" cannot answer with audio`, "invalid_request_error", "modalities");
+  if (speech && !body.audio) throw new ApiError(400, 'audio output needs "audio": {"format": "wav" | "pcm16"}', "invalid_request_error", "audio");
 
   const controller = new AbortController();
   const onClose = () => {
@@ -29,7 +32,7 @@ export async function chatCompletions(route: ChatRoute, request: FastifyRequest,
   };
   reply.raw.on("close", onClose);
   const started = performance.now();
-  const events = route.model.chat(toMessages(body.messages, route.media), toChatOptions(body, controller.signal));
+  const events = route.model.chat(toMessages(body.messages, route.media), { ...toChatOptions(body, controller.signal), speech });
   const iterator = events[Symbol.asyncIterator]();
   // The first event is awaited before any header is sent, so bad input is still answered with a 4xx.
   let first: IteratorResult<ChatEvent>;
@@ -45,7 +48,7 @@ export async function chatCompletions(route: ChatRoute, request: FastifyRequest,
   const base = { id, created, model: route.modelId, system_fingerprint: "lfmkit" };
   try {
     if (body.stream) await stream(reply, base, body, first, iterator, route.metrics);
-    else await respond(reply, base, first, iterator, route.metrics);
+    else await respond(reply, base, body, first, iterator, route.metrics);
   } catch (error) {
     if (controller.signal.aborted) {
       route.metrics.cancellations++;
@@ -60,16 +63,20 @@ export async function chatCompletions(route: ChatRoute, request: FastifyRequest,
 
 type Base = { id: string; created: number; model: string; system_fingerprint: string };
 
-async function respond(reply: FastifyReply, base: Base, first: IteratorResult<ChatEvent>, rest: AsyncIterator<ChatEvent>, metrics: Metrics): Promise<void> {
+async function respond(reply: FastifyReply, base: Base, body: ChatCompletionRequest, first: IteratorResult<ChatEvent>, rest: AsyncIterator<ChatEvent>, metrics: Metrics): Promise<void> {
+  const speech = new SpeechBuffer();
   let result = first;
-  while (!result.done && result.value.type !== "done") result = await rest.next();
+  for (; !result.done && result.value.type !== "done"; result = await rest.next()) {
+    if (result.value.type === "audio") speech.add(result.value);
+  }
   if (result.done) throw new ApiError(500, "generation ended without a result");
   const done = result.value as Done;
   count(metrics, done);
+  const message = body.audio ? { role: "assistant", content: null, refusal: null, audio: speech.message(base.id, done.text, body.audio.format) } : assistantMessage(done);
   await reply.send({
     ...base,
     object: "chat.completion",
-    choices: [{ index: 0, message: assistantMessage(done), logprobs: null, finish_reason: done.finishReason }],
+    choices: [{ index: 0, message, logprobs: null, finish_reason: done.finishReason }],
     usage: usage(done),
     timings: timings(done),
   });
@@ -87,9 +94,14 @@ async function stream(reply: FastifyReply, base: Base, body: ChatCompletionReque
     for (let result = first; !result.done; result = await rest.next()) {
       const event = result.value;
       if (event.type === "text") {
-        chunk({ content: event.text });
+        chunk(body.audio ? { audio: { id: base.id, transcript: event.text } } : { content: event.text });
         continue;
       }
+      if (event.type === "audio") {
+        chunk({ audio: { id: base.id, data: Buffer.from(pcm16(event.samples)).toString("base64") } });
+        continue;
+      }
+      if (event.type !== "done") continue;
       count(metrics, event);
       const calls = toolCalls(event);
       if (calls) chunk({ tool_calls: calls.map((call, index) => ({ index, ...call })) });

@@ -2,8 +2,25 @@
  * The RIFF/WAVE header: walks the chunk list with positional reads (so it never loads the audio),
  * finds `fmt ` and `data`, and checks that what they declare is consistent with the file.
  */
-import type { FileHandle } from "node:fs/promises";
 import { LfmkitError } from "@lfmkit/core";
+
+/** Where WAV bytes are read from: an open file (a `FileHandle` is one) or bytes in memory. */
+export interface ByteSource {
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  close(): Promise<void>;
+}
+
+/** Bytes in memory, read like a file. */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return {
+    async read(buffer, offset, length, position) {
+      const part = bytes.subarray(position, Math.min(bytes.length, position + length));
+      buffer.set(part, offset);
+      return { bytesRead: part.length };
+    },
+    async close() {},
+  };
+}
 
 export type SampleEncoding = "uint8" | "int16" | "int24" | "int32" | "float32" | "float64";
 
@@ -39,7 +56,7 @@ interface DataChunk {
   size: number;
 }
 
-export async function readWavHeader(file: FileHandle, fileSize: number, path: string, maxDurationSeconds: number): Promise<WavInfo> {
+export async function readWavHeader(file: ByteSource, fileSize: number, path: string, maxDurationSeconds: number): Promise<WavInfo> {
   const fail = (message: string): never => {
     throw new LfmkitError(message, path);
   };
@@ -89,13 +106,13 @@ export async function readWavHeader(file: FileHandle, fileSize: number, path: st
   }
   const frames = data.size / fmt.blockAlign;
   if (frames === 0) fail("the WAV has zero samples (its data chunk is empty)");
-  const durationSeconds = frames / fmt.sampleRate;
-  if (durationSeconds > maxDurationSeconds) {
-    fail(`the WAV is ${formatDuration(durationSeconds)} long, over the ${formatDuration(maxDurationSeconds)} limit (maxDurationSeconds)`);
-  }
   if (data.offset + data.size > fileSize) {
     if (declaredEnd > fileSize) truncatedAt(`inside its audio, ${data.offset + data.size - fileSize} bytes short of the declared data`);
     fail(`the header lies about its sizes: the data chunk claims ${data.size} bytes but only ${fileSize - data.offset} follow it`);
+  }
+  const durationSeconds = frames / fmt.sampleRate;
+  if (durationSeconds > maxDurationSeconds) {
+    fail(`the WAV is ${formatDuration(durationSeconds)} long, over the ${formatDuration(maxDurationSeconds)} limit (maxDurationSeconds)`);
   }
   return { sampleRate: fmt.sampleRate, channels: fmt.channels, encoding, blockAlign: fmt.blockAlign, frames, durationSeconds, dataOffset: data.offset };
 }

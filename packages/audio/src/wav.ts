@@ -6,7 +6,7 @@
 import { open, type FileHandle } from "node:fs/promises";
 import { LfmkitError } from "@lfmkit/core";
 import { decodeToMono } from "./wav-decode.js";
-import { readWavHeader, type WavInfo } from "./wav-header.js";
+import { bytesSource, readWavHeader, type ByteSource, type WavInfo } from "./wav-header.js";
 
 export type { SampleEncoding, WavInfo } from "./wav-header.js";
 
@@ -35,15 +35,23 @@ export class WavReader {
   private constructor(
     readonly path: string,
     readonly info: WavInfo,
-    private readonly file: FileHandle,
+    private readonly file: ByteSource,
     private readonly blockFrames: number,
   ) {}
 
   static async open(path: string, options: WavReadOptions = {}): Promise<WavReader> {
+    return WavReader.over(await openFile(path), path, options);
+  }
+
+  /** A WAV file's bytes already in memory; `name` stands for the file in error messages. */
+  static fromBytes(bytes: Uint8Array, name: string, options: WavReadOptions = {}): Promise<WavReader> {
+    return WavReader.over({ file: bytesSource(bytes), size: bytes.length }, name, options);
+  }
+
+  private static async over({ file, size }: { file: ByteSource; size: number }, path: string, options: WavReadOptions): Promise<WavReader> {
     const { maxDurationSeconds = DEFAULT_MAX_DURATION_SECONDS, blockFrames = DEFAULT_BLOCK_FRAMES } = options;
     if (!(maxDurationSeconds > 0)) throw new LfmkitError(`maxDurationSeconds must be positive, got ${maxDurationSeconds}`, path);
     if (!Number.isInteger(blockFrames) || blockFrames <= 0) throw new LfmkitError(`blockFrames must be a positive integer, got ${blockFrames}`, path);
-    const { file, size } = await openFile(path);
     try {
       const info = await readWavHeader(file, size, path, maxDurationSeconds);
       return new WavReader(path, info, file, blockFrames);
@@ -87,9 +95,12 @@ export class WavReader {
   }
 }
 
-/** Reads a whole WAV file as float mono, block by block into one buffer sized from the header. */
-export async function readWav(path: string, options: WavReadOptions = {}): Promise<WavAudio> {
-  const reader = await WavReader.open(path, options);
+/**
+ * Reads a whole WAV file (a path, or the file's bytes) as float mono, block by block into one buffer
+ * sized from the header.
+ */
+export async function readWav(input: string | Uint8Array, options: WavReadOptions = {}): Promise<WavAudio> {
+  const reader = typeof input === "string" ? await WavReader.open(input, options) : await WavReader.fromBytes(input, "audio bytes", options);
   const samples = new Float32Array(reader.info.frames);
   let filled = 0;
   for await (const block of reader.blocks()) {

@@ -3,6 +3,7 @@ import type { FinishReason, LoadOptions, RequestedSampling, Timings, Usage } fro
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { Architecture } from "./architecture.js";
 import type { Message } from "./messages.js";
+import type { GeneratedStep } from "./lfm2-audio-conversation.js";
 import type { ToolCall } from "./tool-calls.js";
 
 /** Decoder states kept for prefix reuse, at most (256 MiB). */
@@ -18,6 +19,13 @@ export interface ChatOptions extends RequestedSampling {
   maxTokens?: number;
   /** Generation ends when the text contains one of these; the stop string is not returned. */
   stop?: readonly string[];
+  /** Speak the answer (models that can): `audio` events with samples as they are generated. */
+  speech?: boolean;
+  /** LFM2-Audio's generation loop; default interleaved when speaking, else sequential. */
+  mode?: "interleaved" | "sequential";
+  /** LFM2-Audio's audio sampling (default 1.0 and top-k 4; 0 with a text temperature of 0). */
+  audioTemperature?: number;
+  audioTopK?: number;
   /** Tool definitions, rendered by the model's chat template. */
   tools?: readonly unknown[];
   signal?: AbortSignal;
@@ -25,6 +33,10 @@ export interface ChatOptions extends RequestedSampling {
 
 export type ChatEvent =
   | { type: "text"; text: string; tokenId: number }
+  /** A generated frame of audio codes, one per codebook (LFM2-Audio). */
+  | { type: "audio_frame"; codes: number[] }
+  /** Speech samples continuing the answer's audio, mono float. */
+  | { type: "audio"; samples: Float32Array; sampleRate: number }
   | {
       type: "done";
       /** "tool_calls" when the answer ended in tool calls. */
@@ -34,6 +46,8 @@ export type ChatEvent =
       toolCalls: ToolCall[];
       ids: number[];
       promptIds: number[];
+      /** LFM2-Audio: every step in order, a text id or a frame of codes. */
+      steps?: GeneratedStep[];
       usage: Usage;
       timings: Timings;
     };

@@ -1,5 +1,6 @@
 /** Runs the text decoder on a prepared prompt, reports it as chat events, and keeps its state for reuse. */
 import { createHash } from "node:crypto";
+import { LfmkitError } from "@lfmkit/core";
 import { generate, samplingFor, type DecoderState, type TextModel } from "@lfmkit/text";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { ChatEvent, ChatOptions } from "./chat-model.js";
@@ -49,4 +50,10 @@ function toolCallMarkers(tokenizer: TextTokenizer): { start: number; end: number
 /** A digest of an image's bytes or path, for prompt keys. */
 export function digestOf(source: string | Uint8Array): string {
   return createHash("sha256").update(source).digest("hex");
+}
+
+/** Speech and LFM2-Audio's loop settings asked of a model without audio output: a clear error. */
+export function refuseAudioGeneration(options: ChatOptions, path: string): void {
+  if (options.speech) throw new LfmkitError("this model cannot speak: it has no audio output", path);
+  if (options.mode) throw new LfmkitError(`the ${options.mode} generation mode is LFM2-Audio's; this model has no audio output`, path);
 }

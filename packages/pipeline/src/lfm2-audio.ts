@@ -33,8 +33,8 @@ export const lfm2AudioLoadOptionsSchema = z.object({
 
 export type LFM2AudioLoadOptions = z.input<typeof lfm2AudioLoadOptionsSchema>;
 
-/** Audio input: a WAV file path, or float mono samples at a rate. */
-export type AudioClip = string | { samples: Float32Array; sampleRate: number };
+/** Audio input: a WAV file path, a WAV file's bytes, or float mono samples at a rate. */
+export type AudioClip = string | Uint8Array | { samples: Float32Array; sampleRate: number };
 
 export class LFM2AudioModel {
   private constructor(
@@ -88,7 +88,7 @@ export class LFM2AudioModel {
    */
   async encodeAudio(clip: AudioClip): Promise<Float32Array> {
     const rate = this.melSettings.sampleRate;
-    const samples = typeof clip === "string" ? await loadAudio(clip, rate) : resample(clip.samples, clip.sampleRate, rate);
+    const samples = typeof clip === "string" || clip instanceof Uint8Array ? await loadAudio(clip, rate) : resample(clip.samples, clip.sampleRate, rate);
     if (samples.length === 0) throw new LfmkitError("the audio clip holds no samples", typeof clip === "string" ? clip : undefined);
     const mel = logMel(samples, this.melSettings);
     const encoded = await this.encoder.encode(mel.features, mel.frames);

@@ -19,7 +19,7 @@ import {
   type ImageProcessorSettings,
 } from "@lfmkit/vision";
 import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
-import { decode, digestOf } from "./generation.js";
+import { decode, digestOf, refuseAudioGeneration } from "./generation.js";
 import { PrefixCache } from "./prefix-cache.js";
 import { mediaSource } from "./media.js";
 import { partsOf, type Message } from "./messages.js";
@@ -65,6 +65,7 @@ export class VisionLanguageChat implements ChatModel {
   }
 
   async *chat(messages: readonly Message[], options: ChatOptions = {}): AsyncGenerator<ChatEvent> {
+    refuseAudioGeneration(options, this.path);
     if (partsOf(messages, "audio").length > 0) throw new LfmkitError("this vision-language model cannot take audio input", this.path);
     const images = await Promise.all(
       partsOf(messages, "image").map((part) => decodeImage(mediaSource(part.image, "image"), { maxPixels: this.maxImagePixels })),

@@ -1,10 +1,10 @@
 import { detectArchitecture } from "./architecture.js";
+import { AudioChat, type AudioChatOptions } from "./audio-chat.js";
 import type { ChatModel } from "./chat-model.js";
 import { VisionLanguageChat, type VisionLanguageOptions } from "./lfm2-vl.js";
 import { TextChat } from "./text-chat.js";
-import { LfmkitError } from "@lfmkit/core";
 
-export type ModelOptions = VisionLanguageOptions;
+export type ModelOptions = VisionLanguageOptions & AudioChatOptions;
 
 /** Loads the model at `path` (a Hugging Face folder or a GGUF file) behind the chat interface, whatever its architecture. */
 export async function loadModel(path: string, options: ModelOptions = {}): Promise<ChatModel> {
@@ -15,6 +15,6 @@ export async function loadModel(path: string, options: ModelOptions = {}): Promi
     case "vision-language":
       return VisionLanguageChat.load(path, options);
     case "audio":
-      throw new LfmkitError("LFM2-Audio models are not supported yet", path);
+      return AudioChat.load(path, options);
   }
 }

@@ -3,7 +3,7 @@ import { LfmkitError } from "@lfmkit/core";
 import { TextModel, chatPromptIds } from "@lfmkit/text";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
-import { decode } from "./generation.js";
+import { decode, refuseAudioGeneration } from "./generation.js";
 import { PrefixCache } from "./prefix-cache.js";
 import { partsOf, type Message } from "./messages.js";
 import { templateMessages } from "./template-messages.js";
@@ -28,6 +28,7 @@ export class TextChat implements ChatModel {
   }
 
   chat(messages: readonly Message[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
+    refuseAudioGeneration(options, this.path);
     for (const kind of ["image", "audio"] as const) {
       if (partsOf(messages, kind).length > 0) throw new LfmkitError(`this is a text-only model: it cannot take ${kind} input`, this.path);
     }
