@@ -3,10 +3,10 @@ import { spawnSync } from "node:child_process";
 import { readFileSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { readWav } from "@lfmkit/audio";
-import { Checkpoint, writeSafetensors } from "@lfmkit/core";
+import { Checkpoint } from "@lfmkit/core";
 import { AudioChat } from "@lfmkit/pipeline";
 import { TextTokenizer } from "@lfmkit/tokenizer";
-import { checkpointFixtures, fixturesRoot, maxAbsDiff, readJson, repoRoot, scratchDir, testCacheDir } from "@lfmkit/testing";
+import { checkpointFixtures, codecWithCodebookSize, fixturesRoot, maxAbsDiff, readJson, repoRoot, scratchDir, testCacheDir } from "@lfmkit/testing";
 import { describe, expect, test } from "vitest";
 
 const bin = join(repoRoot(), "apps", "cli", "dist", "main.js");
@@ -50,7 +50,7 @@ describe.each(audioModels)("lfm generate on LFM2-Audio %s", (dir) => {
 
   describe.each(codecs)("speech out with a codec built from %s", (codecFixture) => {
     // The audio vocabulary: the depthformer's embedding rows, less the end-of-audio code.
-    const codecDir = codecWithVocabulary(codecFixture, Checkpoint.open(dir).info("depth_embeddings.0.embedding.weight").shape[0] - 1);
+    const codecDir = codecWithCodebookSize(codecFixture, Checkpoint.open(dir).info("depth_embeddings.0.embedding.weight").shape[0] - 1);
     const interleaved = reference.cases.find((c) => c.mode === "interleaved")!;
     const generate = (output: string) =>
       lfm("generate", "--model", dir, "--codec", codecDir, "--audio", wav, "--system", interleaved.system, "--mode", "interleaved", "--max-tokens", String(interleaved.max_new_tokens), "--temperature", "0", "--output-audio", output, "--json");
@@ -154,24 +154,3 @@ describe.each(codecs)("lfm audio on %s", (dir) => {
     expectOneLineError(lfm("audio", "decode", "--model", dir, "--codes", join(out, "range.json"), "--output", join(out, "x.wav")), /range\.json: code 999999/);
   });
 });
-
-/**
- * A copy of a Mimi fixture whose codebooks have `entries` codes each (random, as the weights are), so
- * it decodes the codes an LFM2-Audio model generates.
- */
-function codecWithVocabulary(fixture: string, entries: number): string {
-  const out = scratchDir("codec");
-  const checkpoint = Checkpoint.open(fixture);
-  let seed = 12345;
-  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
-  const tensors = checkpoint.names().map((name) => {
-    const shape = [...checkpoint.info(name).shape];
-    const resized = name.endsWith("codebook.embed_sum") ? [entries, shape[1]] : name.endsWith("codebook.cluster_usage") ? [entries] : shape;
-    const values = name.endsWith("codebook.embed_sum") ? Float32Array.from({ length: entries * shape[1] }, random) : name.endsWith("codebook.cluster_usage") ? new Float32Array(entries).fill(1) : checkpoint.readF32(name);
-    return { name, dtype: "F32" as const, shape: resized, bytes: () => new Uint8Array(values.buffer, values.byteOffset, values.byteLength) };
-  });
-  writeSafetensors(join(out, "model.safetensors"), tensors);
-  const config = readJson(join(fixture, "config.json"));
-  writeFileSync(join(out, "config.json"), JSON.stringify({ ...config, codebook_size: entries }));
-  return out;
-}

@@ -5,10 +5,12 @@
 import { existsSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import fastifyMultipart from "@fastify/multipart";
 import fastifyStatic from "@fastify/static";
 import { loadModel, type ChatModel, type ModelOptions } from "@lfmkit/pipeline";
 import Fastify, { type FastifyError, type FastifyInstance } from "fastify";
 import { ApiError } from "./api-error.js";
+import { speech, transcription } from "./audio-routes.js";
 import { chatCompletions } from "./chat-completions.js";
 import { Metrics } from "./metrics.js";
 
@@ -79,6 +81,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     data: [{ id: modelId, object: "model", created: 0, owned_by: "lfmkit", architecture: model.architecture, capabilities: capabilitiesOf(model) }],
   }));
   app.post("/v1/chat/completions", (request, reply) => chatCompletions({ model, modelId, metrics, media: { mediaRoot } }, request, reply));
+  await app.register(fastifyMultipart, { limits: { fileSize: bodyLimitBytes, files: 1 } });
+  app.post("/v1/audio/transcriptions", (request) => transcription({ model, modelId }, request));
+  app.post("/v1/audio/speech", async (request, reply) => {
+    const { bytes, contentType } = await speech({ model, modelId }, request);
+    return reply.type(contentType).send(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
+  });
   if (existsSync(join(WEB_ROOT, "index.html"))) await app.register(fastifyStatic, { root: WEB_ROOT });
 
   try {

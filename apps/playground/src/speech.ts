@@ -11,7 +11,7 @@ export function pcm16(samples: Float32Array): Uint8Array {
 /** Collects an answer's speech for a whole (non-streamed) response. */
 export class SpeechBuffer {
   private readonly chunks: Float32Array[] = [];
-  private sampleRate = 0;
+  sampleRate = 24000;
 
   add(chunk: { samples: Float32Array; sampleRate: number }): void {
     this.chunks.push(chunk.samples);
@@ -30,7 +30,7 @@ export class SpeechBuffer {
 
   /** `message.audio` of a chat completion. */
   message(id: string, transcript: string, format: "wav" | "pcm16") {
-    const bytes = format === "wav" ? encodeWav(this.samples, this.sampleRate || 24000, "pcm16") : pcm16(this.samples);
+    const bytes = format === "wav" ? encodeWav(this.samples, this.sampleRate, "pcm16") : pcm16(this.samples);
     return { id, data: Buffer.from(bytes).toString("base64"), expires_at: Math.floor(Date.now() / 1000) + 3600, transcript };
   }
 }

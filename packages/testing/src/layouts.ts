@@ -52,3 +52,42 @@ function legacyConfig(config: Record<string, any>): Record<string, unknown> {
   }
   return legacy;
 }
+
+/**
+ * A copy of a Mimi fixture (float32 safetensors) whose codebooks have `entries` random codes each, so
+ * that it decodes the codes an LFM2-Audio model generates; the rest of its weights as they were.
+ */
+export function codecWithCodebookSize(fixture: string, entries: number): string {
+  const out = scratchDir("codec");
+  const file = readFileSync(join(fixture, "model.safetensors"));
+  const headerLength = Number(file.readBigUInt64LE(0));
+  const header: Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }> = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));
+  const data = 8 + headerLength;
+  let seed = 12345;
+  const random = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31) * 2 - 1;
+  const names = Object.keys(header).filter((n) => n !== "__metadata__");
+  const parts: Buffer[] = [];
+  const written: typeof header = {};
+  let offset = 0;
+  for (const name of names) {
+    const { dtype, shape, data_offsets: [begin, end] } = header[name];
+    let bytes = file.subarray(data + begin, data + end);
+    let resized = shape;
+    if (name.endsWith("codebook.embed_sum")) {
+      resized = [entries, shape[1]];
+      bytes = Buffer.from(Float32Array.from({ length: entries * shape[1] }, random).buffer);
+    } else if (name.endsWith("codebook.cluster_usage")) {
+      resized = [entries];
+      bytes = Buffer.from(new Float32Array(entries).fill(1).buffer);
+    }
+    written[name] = { dtype, shape: resized, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(written));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  writeFileSync(join(out, "model.safetensors"), Buffer.concat([length, json, ...parts]));
+  writeFileSync(join(out, "config.json"), JSON.stringify({ ...readJson(join(fixture, "config.json")), codebook_size: entries }));
+  return out;
+}
