@@ -6,6 +6,7 @@ import { z } from "zod";
 import { runGenerate } from "./generate-command.js";
 import { serve } from "./serve-command.js";
 import { runDecode, runEncode, runFeatures } from "./audio-commands.js";
+import { runHash, runList, runVerify } from "./models-commands.js";
 import { runSpeak, runTranscribe } from "./task-commands.js";
 import { audioArgsSchema, count, generateArgsSchema } from "./options.js";
 
@@ -120,6 +121,26 @@ common(
     ),
   ),
 );
+
+const models = program.command("models").description("the supported models: their manifests, and a download checked against one");
+models
+  .command("list")
+  .description("the supported models and where to get them")
+  .option("--json", "print one JSON array")
+  .action((options: Record<string, unknown>) => runList({ json: Boolean(options.json) }));
+models
+  .command("verify")
+  .description("check a model folder's files against its manifest (sizes, sha256)")
+  .argument("<dir>", "the model folder")
+  .option("--manifest <name>", "the manifest to check against (default: the one named like the folder)")
+  .option("--json", "print one JSON object")
+  .option("--verbose", "print stack traces on errors")
+  .action((dir: string, options: Record<string, unknown>) => runVerify(parseArgs(z.object({ dir: z.string().min(1), manifest: z.string().optional(), json: z.boolean().default(false), verbose: z.boolean().default(false) }), { ...options, dir })));
+models
+  .command("hash")
+  .description("print a folder's files with sizes and sha256, for a manifest")
+  .argument("<dir>", "the model folder")
+  .action((dir: string) => runHash({ dir }));
 
 program
   .command("serve")

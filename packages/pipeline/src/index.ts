@@ -9,3 +9,4 @@ export { DEFAULT_PREFIX_CACHE_BYTES, type ChatModelOptions } from "./chat-model.
 export { AudioChat, type AudioChatOptions } from "./audio-chat.js";
 export { LFM2AudioModel, type AudioClip, type LFM2AudioLoadOptions } from "./lfm2-audio.js";
 export type { AudioChatEvent, AudioGenerationOptions, GeneratedStep, LFM2AudioConversation, UserPart } from "./lfm2-audio-conversation.js";
+export { describeFiles, manifestFor, manifestSchema, readManifests, verifyModel, type FileCheck, type Manifest } from "./manifest.js";
