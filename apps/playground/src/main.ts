@@ -18,6 +18,7 @@ const argsSchema = z.object({
   apiKey: z.string().min(1).optional(),
   corsOrigin: z.string().min(1).optional(),
   mediaRoot: z.string().min(1).optional(),
+  prefixCacheMb: z.coerce.number().min(0).optional(),
   verbose: z.boolean().default(false),
 });
 
@@ -33,13 +34,15 @@ const program = new Command()
   .addOption(new Option("--api-key <key>", "require Authorization: Bearer <key> on /v1 routes").env("LFMKIT_API_KEY"))
   .option("--cors-origin <origin>", "allow browser calls from this origin (* for any); default: none")
   .option("--media-root <dir>", "folder whose files may be named by file:// image URLs")
+  .option("--prefix-cache-mb <n>", "memory for decoder states kept so a conversation's next turn prefills only its new tokens (default 256; 0: off)")
   .option("--verbose", "print stack traces on errors")
   .action(async (options: Record<string, unknown>) => {
     const parsed = argsSchema.safeParse(options);
     if (!parsed.success) throw new Error(parsed.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join("; "));
     verbose = parsed.data.verbose;
-    const { model, ...rest } = parsed.data;
-    const server = await startServer({ modelPath: model, ...rest });
+    const { model, prefixCacheMb, ...rest } = parsed.data;
+    const prefixCacheBytes = prefixCacheMb === undefined ? undefined : Math.round(prefixCacheMb * 1024 * 1024);
+    const server = await startServer({ modelPath: model, prefixCacheBytes, ...rest });
     process.stdout.write(`lfmkit playground: ${server.url} (model ${model})\n`);
     const stop = () => void server.close().then(() => process.exit(0));
     process.once("SIGINT", stop);

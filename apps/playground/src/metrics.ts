@@ -19,7 +19,7 @@ export class Metrics {
     this.firstTokenSeconds.count++;
   }
 
-  render(): string {
+  render(keptBytes: number): string {
     const lines = [
       "# HELP lfmkit_requests_total Requests answered, by route and status.",
       "# TYPE lfmkit_requests_total counter",
@@ -31,6 +31,9 @@ export class Metrics {
       "# HELP lfmkit_queue_depth Requests in flight: waiting for the model or generating.",
       "# TYPE lfmkit_queue_depth gauge",
       `lfmkit_queue_depth ${this.inFlight}`,
+      "# HELP lfmkit_kept_state_bytes Decoder state kept for prefix reuse (bounded by the prefix cache budget).",
+      "# TYPE lfmkit_kept_state_bytes gauge",
+      `lfmkit_kept_state_bytes ${keptBytes}`,
       "# HELP lfmkit_time_to_first_token_seconds Time from a request's arrival to its first token.",
       "# TYPE lfmkit_time_to_first_token_seconds summary",
       `lfmkit_time_to_first_token_seconds_sum ${this.firstTokenSeconds.sum}`,

@@ -75,7 +75,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
 
   if (corsOrigin) app.options("/*", async (_request, reply) => reply.status(204).send());
   app.get("/health", async () => ({ status: "ok", model: modelId }));
-  app.get("/metrics", async (_request, reply) => reply.type("text/plain; version=0.0.4").send(metrics.render()));
+  app.get("/metrics", async (_request, reply) => reply.type("text/plain; version=0.0.4").send(metrics.render(model.keptBytes)));
   app.get("/v1/models", async () => ({
     object: "list",
     data: [{ id: modelId, object: "model", created: 0, owned_by: "lfmkit", architecture: model.architecture, capabilities: capabilitiesOf(model) }],

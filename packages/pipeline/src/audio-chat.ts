@@ -44,6 +44,12 @@ export class AudioChat implements ChatModel {
     }
   }
 
+  get keptBytes(): number {
+    let total = 0;
+    for (const conversation of this.conversations.values()) total += conversation.bytes;
+    return total;
+  }
+
   get path(): string {
     return this.model.path;
   }

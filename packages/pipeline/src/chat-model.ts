@@ -58,6 +58,8 @@ export interface ChatModel {
   readonly tokenizer: TextTokenizer;
   /** Streams the assistant's answer to `messages`. */
   chat(messages: readonly Message[], options?: ChatOptions): AsyncIterable<ChatEvent>;
+  /** Bytes of decoder state kept for reuse (prefixes, conversations). */
+  readonly keptBytes: number;
   /** Streams the continuation of prompt ids as they are (no chat template). */
   complete(promptIds: readonly number[], options?: ChatOptions): AsyncIterable<ChatEvent>;
   dispose(): Promise<void>;

@@ -93,6 +93,11 @@ export class LFM2AudioConversation {
   }
 
   /** Positions in the conversation, run or pending. */
+  /** Bytes of the backbone state the conversation keeps. */
+  get bytes(): number {
+    return this.state.bytes;
+  }
+
   get length(): number {
     return this.modalities.length;
   }

@@ -60,6 +60,10 @@ export class VisionLanguageChat implements ChatModel {
     }
   }
 
+  get keptBytes(): number {
+    return this.prefixes.heldBytes;
+  }
+
   get path(): string {
     return this.decoder.path;
   }

@@ -44,12 +44,17 @@ export class PrefixCache {
     return { state: best.state.clone(), images: best.key.images.length };
   }
 
-  /** Keeps `state`, which has seen exactly the positions of `key`, evicting the least recently used beyond the budget. */
+  /**
+   * Keeps a compact copy of `state` (no cache headroom), which has seen exactly the positions of `key`,
+   * evicting the least recently used beyond the budget.
+   */
   keep(key: PromptKey, state: DecoderState): void {
-    const bytes = state.bytes;
-    if (bytes > this.budgetBytes || state.position !== key.ids.length) return;
+    if (this.budgetBytes === 0 || state.position !== key.ids.length) return;
+    const kept = state.clone();
+    const bytes = kept.bytes;
+    if (bytes > this.budgetBytes) return;
     this.entries = this.entries.filter((e) => !sameKey(e.key, key));
-    this.entries.push({ key, state, bytes });
+    this.entries.push({ key, state: kept, bytes });
     this.held = this.entries.reduce((n, e) => n + e.bytes, 0);
     while (this.held > this.budgetBytes) this.held -= this.entries.shift()!.bytes;
   }

@@ -23,6 +23,10 @@ export class TextChat implements ChatModel {
     return new TextChat(await TextModel.load(path, loadOptions), tokenizer, new PrefixCache(prefixCacheBytes));
   }
 
+  get keptBytes(): number {
+    return this.prefixes.heldBytes;
+  }
+
   get path(): string {
     return this.model.path;
   }
