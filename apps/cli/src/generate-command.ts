@@ -1,4 +1,5 @@
 import { writeWav } from "@lfmkit/audio";
+import { concatFloat32 } from "@lfmkit/core";
 import { loadModel, type ChatEvent, type ChatModel, type Message, type MessagePart } from "@lfmkit/pipeline";
 import type { GenerateArgs } from "./options.js";
 
@@ -24,7 +25,7 @@ export async function runGenerate(args: GenerateArgs): Promise<void> {
         speech.push(event.samples);
         sampleRate = event.sampleRate;
       } else if (event.type === "done") {
-        if (args.outputAudio !== undefined) await writeWav(args.outputAudio, concat(speech), sampleRate || 24000);
+        if (args.outputAudio !== undefined) await writeWav(args.outputAudio, concatFloat32(speech), sampleRate || 24000);
         process.stdout.write(args.json ? `${JSON.stringify(jsonResult(event, speech, sampleRate))}\n` : "\n");
       }
     }
@@ -74,12 +75,3 @@ function imageOverrides(args: GenerateArgs) {
   };
 }
 
-function concat(chunks: readonly Float32Array[]): Float32Array {
-  const out = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  let at = 0;
-  for (const c of chunks) {
-    out.set(c, at);
-    at += c.length;
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
 /** `lfm transcribe` and `lfm speak`: LFM2-Audio's ASR and TTS tasks, as liquid-audio prompts them. */
 import { writeWav } from "@lfmkit/audio";
-import { LfmkitError } from "@lfmkit/core";
+import { LfmkitError, concatFloat32 } from "@lfmkit/core";
 import { loadModel, type ChatModel, type Message } from "@lfmkit/pipeline";
 import type { AudioCommonArgs } from "./audio-commands.js";
 
@@ -45,7 +45,5 @@ async function answer(model: ChatModel, messages: Message[], options: Parameters
       sampleRate = event.sampleRate;
     } else if (event.type === "done") text = event.text;
   }
-  const samples = new Float32Array(chunks.reduce((n, c) => n + c.length, 0));
-  chunks.reduce((at, c) => (samples.set(c, at), at + c.length), 0);
-  return { text: text.trim(), samples, sampleRate, seconds: (performance.now() - started) / 1000 };
+  return { text: text.trim(), samples: concatFloat32(chunks), sampleRate, seconds: (performance.now() - started) / 1000 };
 }

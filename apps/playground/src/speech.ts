@@ -1,5 +1,6 @@
 /** Generated speech as OpenAI's API carries it: 16-bit PCM, whole as WAV or raw, or streamed in base64 chunks. */
 import { encodeWav } from "@lfmkit/audio";
+import { concatFloat32 } from "@lfmkit/core";
 
 /** Float samples as little-endian 16-bit PCM (clipped to ±1). */
 export function pcm16(samples: Float32Array): Uint8Array {
@@ -19,13 +20,7 @@ export class SpeechBuffer {
   }
 
   get samples(): Float32Array {
-    const out = new Float32Array(this.chunks.reduce((n, c) => n + c.length, 0));
-    let at = 0;
-    for (const c of this.chunks) {
-      out.set(c, at);
-      at += c.length;
-    }
-    return out;
+    return concatFloat32(this.chunks);
   }
 
   /** `message.audio` of a chat completion. */

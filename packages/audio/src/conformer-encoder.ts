@@ -7,7 +7,7 @@
  * applies it straight to the encoder's output, so one graph makes an audio clip one session call and
  * its frames never leave ONNX Runtime (as the vision tower and projector share one graph).
  */
-import { Checkpoint, GraphModel, LfmkitError, Weights, ort, weightFormatSchema, type CachedGraph, type GraphBuilder, type WeightFormat } from "@lfmkit/core";
+import { Checkpoint, graphLoadOptionsSchema, GraphModel, LfmkitError, linearPrecision, ort, Weights, type CachedGraph, type GraphBuilder, type WeightFormat } from "@lfmkit/core";
 import { z } from "zod";
 import { AUDIO_ADAPTER_PREFIX, adapterWidth, audioAdapter } from "./adapter.js";
 import { CONFORMER_WEIGHTS, conformerEncoder, relativePositionEmbeddings, subsampledLength } from "./conformer.js";
@@ -24,14 +24,9 @@ const io = {
   encoded: "encoded",
 };
 
-export const conformerLoadOptionsSchema = z.object({
-  weightFormat: weightFormatSchema.default("f32"),
-  /** How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast), "exact" multiplies in float32. */
-  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
+export const conformerLoadOptionsSchema = graphLoadOptionsSchema.extend({
   /** Append LFM2-Audio's audio adapter (`audio_adapter.*`), so `encode` returns LFM embeddings. */
   adapter: z.boolean().default(false),
-  threads: z.number().int().positive().optional(),
-  cacheDir: z.string().optional(),
 });
 
 export type ConformerLoadOptions = z.input<typeof conformerLoadOptionsSchema>;
@@ -70,7 +65,7 @@ export class ConformerEncoder {
     const settings = conformerLoadOptionsSchema.parse(options);
     const config = readConformerConfig(dir);
     const checkpoint = Checkpoint.open(dir);
-    const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+    const precision = linearPrecision(settings);
     const weights = new Weights(
       (name) => (checkpoint.has(name) ? { name, shape: checkpoint.info(name).shape, read: () => checkpoint.readF32(name) } : undefined),
       dir,

@@ -3,7 +3,7 @@
  * stream that turns frames into audio as they arrive. Each direction is one cached graph (mimi.ts),
  * built the first time it is used.
  */
-import { GraphModel, LfmkitError, Weights, ort, weightFormatSchema, type LinearPrecision } from "@lfmkit/core";
+import { graphLoadOptionsSchema, GraphModel, LfmkitError, linearPrecision, ort, Weights, type LinearPrecision } from "@lfmkit/core";
 import { z } from "zod";
 import { buildDetokenizer, buildTokenizer, io, type MimiBuild } from "./mimi.js";
 import { parseMimiConfig, readMimiConfig, type MimiConfig } from "./mimi-config.js";
@@ -32,13 +32,9 @@ export function codesFromFrames(frames: readonly (readonly number[])[]): MimiCod
   return { codebooks, frames: frames.length, data };
 }
 
-export const mimiLoadOptionsSchema = z.object({
+export const mimiLoadOptionsSchema = graphLoadOptionsSchema.extend({
   /** Codebooks to code and decode (LFM2-Audio uses 8); default all of the checkpoint's. */
   codebooks: z.number().int().positive().optional(),
-  /** Storage of the transformer linears; the convolutions and codebooks stay float32. */
-  weightFormat: weightFormatSchema.default("f32"),
-  /** How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast), "exact" multiplies in float32. */
-  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
   /**
    * config.json contents for a checkpoint file without one beside it (the moshi-format
    * `tokenizer-*.safetensors`); default the published kyutai/mimi settings.
@@ -49,8 +45,6 @@ export const mimiLoadOptionsSchema = z.object({
    * 8 s at 12.5 frames/s), which bounds the memory their attention scores and activations take.
    */
   chunkFrames: z.number().int().positive().default(100),
-  threads: z.number().int().positive().optional(),
-  cacheDir: z.string().optional(),
 });
 
 export type MimiLoadOptions = z.input<typeof mimiLoadOptionsSchema>;
@@ -150,7 +144,7 @@ export class MimiCodec {
     let graph = this.graphs.get(direction);
     if (!graph) {
       const { settings, checkpoint } = this;
-      const precision: LinearPrecision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+      const precision: LinearPrecision = linearPrecision(settings);
       const weights = new Weights(checkpoint.find, checkpoint.files[0], precision);
       const build: MimiBuild = { config: this.config, codebooks: this.codebooks, ropeInterleaved: this.naming === "moshi" };
       graph = GraphModel.load({

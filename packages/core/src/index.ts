@@ -1,4 +1,5 @@
 export { LfmkitError } from "./errors.js";
+export { concatFloat32 } from "./float32.js";
 export { DTYPE_BYTES, bf16ToF32, f16ToF32, floatToHalf, halfToFloat, isDtype, type Dtype } from "./dtype.js";
 export { GGML_TYPE, ggmlBlockQuantization, ggmlBytes, type GgmlType, type GgufEntry, type GgufTensorInfo, type GgufValue } from "./gguf/types.js";
 export { quantizeGgml } from "./gguf/blocks.js";
@@ -9,11 +10,13 @@ export { writeSafetensors, type SafetensorsEntry } from "./safetensors-write.js"
 export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx/graph.js";
 export * as ops from "./ops/index.js";
 export type { AttentionMasks, AttentionSpec, CausalConvSpec, HeadLayout, KvCacheInputs, RotarySpec } from "./ops/index.js";
+export { linearPrecision, loadOptionsSchema as graphLoadOptionsSchema } from "./load-options.js";
 export { WEIGHT_FORMATS, Weights, weightFormatSchema, type FindWeight, type LinearPrecision, type LinearSpec, type WeightFormat, type WeightSource } from "./weights.js";
-export { QUANT_BLOCK_SIZE, quantizeBlockwise, type BlockGrid, type BlockQuantized } from "./quantize.js";
+export { QUANT_BLOCK_SIZE, quantizationGrid, quantizeBlockwise, type BlockGrid, type BlockQuantized } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";
-export { RowTable } from "./runtime/row-table.js";
+export { RowTable, type RowReader } from "./runtime/row-table.js";
+export { QuantizedRowTable, encodeQuantizedRows } from "./runtime/quantized-row-table.js";
 export { KvCache } from "./runtime/kv-cache.js";
 export { GraphModel, type GraphModelRequest } from "./runtime/graph-model.js";
 export { Sampler, argmax, samplingSchema, type SamplingOptions } from "./sampling.js";

@@ -10,6 +10,14 @@ export interface BlockGrid {
   readonly blockSize: number;
 }
 
+/**
+ * The grid a weight is quantized on at `bits`: its own when its values already lie on one of those
+ * bits (a GGUF Q8_0 / Q4_0 tensor, re-quantized exactly), else `QUANT_BLOCK_SIZE`.
+ */
+export function quantizationGrid(bits: 4 | 8, stored?: BlockGrid): BlockGrid {
+  return stored?.bits === bits ? stored : { bits, blockSize: QUANT_BLOCK_SIZE[bits] };
+}
+
 export interface BlockQuantized extends BlockGrid {
   /** `[rows, blocksPerRow, blockSize * bits / 8]`, the `MatMulNBits` B layout. */
   readonly data: Uint8Array;

@@ -8,7 +8,7 @@
  * appended as the conversation grows and run through the backbone once: a new user turn prefills
  * only what was added since the last step, after the decoder state the conversation keeps.
  */
-import { LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
+import { concatFloat32, LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
 import type { DecoderState, FinishReason, Timings, Usage } from "@lfmkit/text";
 import { z } from "zod";
 import type { DepthformerState } from "./depthformer.js";
@@ -109,7 +109,7 @@ export class LFM2AudioConversation {
 
   /** The rows appended since the backbone last ran, [positions, hidden]: what the next generation prefills. */
   get pendingInput(): Float32Array {
-    return concatRows(this.pending);
+    return concatFloat32(this.pending);
   }
 
   /**
@@ -171,7 +171,7 @@ export class LFM2AudioConversation {
 
       while (steps.length < settings.maxNewTokens) {
         signal?.throwIfAborted();
-        const input = concatRows(this.pending);
+        const input = concatFloat32(this.pending);
         if (this.state.position + input.length / backbone.config.hiddenSize > backbone.config.maxPositions && steps.length > 0) break;
         schedule.startStep();
         const { logits, finalHidden } = await backbone.forwardEmbeddings(this.state, input);
@@ -287,13 +287,3 @@ function sampling(temperature: number, topK: number, seed: number | undefined): 
   return { temperature: topK === 1 ? 0 : temperature, topK, seed };
 }
 
-function concatRows(parts: readonly Float32Array[]): Float32Array {
-  if (parts.length === 1) return parts[0];
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}

@@ -13,7 +13,7 @@
  * `audio_embedding.*`, `depth_linear.*`, `depthformer.*`, `depth_embeddings.*`, `codebook_offsets`.
  * Turning codes into audio is the Mimi codec's job: see `FrameDecoder`.
  */
-import { LfmkitError, weightFormatSchema } from "@lfmkit/core";
+import { graphLoadOptionsSchema, LfmkitError, linearPrecision } from "@lfmkit/core";
 import { ConformerEncoder, loadAudio, logMel, readLogMelSettings, resample, type LogMelSettings } from "@lfmkit/audio";
 import { TextModel } from "@lfmkit/text";
 import { TextTokenizer } from "@lfmkit/tokenizer";
@@ -22,14 +22,7 @@ import { Depthformer } from "./depthformer.js";
 import { readLFM2AudioConfig, type LFM2AudioConfig } from "./lfm2-audio-config.js";
 import { LFM2AudioConversation, type AudioChatEvent, type AudioGenerationOptions, type UserPart } from "./lfm2-audio-conversation.js";
 
-export const lfm2AudioLoadOptionsSchema = z.object({
-  /** Storage of the linear layers of the backbone, the conformer and the depthformer. */
-  weightFormat: weightFormatSchema.default("f32"),
-  /** How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast), "exact" multiplies in float32. */
-  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
-  threads: z.number().int().positive().optional(),
-  cacheDir: z.string().optional(),
-});
+export const lfm2AudioLoadOptionsSchema = graphLoadOptionsSchema;
 
 export type LFM2AudioLoadOptions = z.input<typeof lfm2AudioLoadOptionsSchema>;
 
@@ -54,7 +47,7 @@ export class LFM2AudioModel {
     const config = readLFM2AudioConfig(path);
     const tokenizer = TextTokenizer.load(path);
     const melSettings = readLogMelSettings(path);
-    const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+    const precision = linearPrecision(settings);
     const shared = { threads: settings.threads, cacheDir: settings.cacheDir };
     const loaded: { dispose(): Promise<void> }[] = [];
     try {

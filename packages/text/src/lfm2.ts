@@ -12,7 +12,19 @@
  * gated inputs; each attention layer reads its cached keys/values where they lie (never copied)
  * and returns only the new rows, which the runtime appends to its cache.
  */
-import { GraphBuilder, LfmkitError, ops, type AttentionMasks, type RotarySpec, type Weights } from "@lfmkit/core";
+import {
+  GraphBuilder,
+  LfmkitError,
+  encodeQuantizedRows,
+  ops,
+  quantizationGrid,
+  type AttentionMasks,
+  type BlockGrid,
+  type RotarySpec,
+  type WeightFormat,
+  type WeightSource,
+  type Weights,
+} from "@lfmkit/core";
 import type { Lfm2Config } from "./config.js";
 import { moeFeedForward } from "./lfm2-moe.js";
 
@@ -28,8 +40,8 @@ export interface Lfm2BuildOptions {
 /** Names of the graph's inputs and outputs, shared by the builder and the runtime. */
 export const io = {
   inputsEmbeds: "inputs_embeds",
-  /** The token embedding table, written beside the graph and read row by row by the runtime. */
-  embeddingTable: "embed_tokens.f32",
+  /** The token embedding table at the load's weight format, written beside the graph and read row by row by the runtime. */
+  embeddingTable: (format: WeightFormat) => `embed_tokens.${format}`,
   positionIds: "position_ids",
   logits: "logits",
   convState: (layer: number) => `conv_state.${layer}`,
@@ -103,10 +115,27 @@ function decoderLayer(g: GraphBuilder, h: string, w: Weights, layer: number, con
   return g.op1("Add", [h, feedForward(g, m, w.scope("feed_forward"), layer, config)]);
 }
 
+/**
+ * The token embedding table as `GraphModel`'s `rowTables` describe it: [rows, columns] of float32 at
+ * f32; at q8/q4, [rows, columns, grid] on the grid a linear layer quantizes the same weight on (so a
+ * tied head holds the same blocks, and a GGUF Q8_0 / Q4_0 table keeps its own).
+ */
+export function embeddingTableLayout(embedding: WeightSource, format: WeightFormat): readonly [number, number, BlockGrid?] {
+  const [rows, columns] = embedding.shape;
+  return format === "f32" ? [rows, columns] : [rows, columns, quantizationGrid(format === "q8" ? 8 : 4, embedding.quantized)];
+}
+
+/** The lookup of §1.2's first line happens in the runtime, in this table written beside the graph. */
+function writeEmbeddingTable(g: GraphBuilder, embedding: WeightSource, format: WeightFormat): void {
+  const [rows, columns, grid] = embeddingTableLayout(embedding, format);
+  const values = embedding.read();
+  g.sideFile(io.embeddingTable(format), grid ? encodeQuantizedRows(values, rows, columns, grid) : values);
+}
+
 export function buildLfm2(g: GraphBuilder, config: Lfm2Config, w: Weights, options: Lfm2BuildOptions): void {
   const { hiddenSize: D, headDim } = config;
   const embedding = w.required("embed_tokens.weight");
-  g.sideFile(io.embeddingTable, embedding.read());
+  writeEmbeddingTable(g, embedding, w.precision.format);
   let h = g.input(io.inputsEmbeds, "float32", [1, "tokens", D]);
   const sequence: Sequence = {
     positionIds: g.input(io.positionIds, "int64", [1, "tokens"]),

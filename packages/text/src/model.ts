@@ -1,12 +1,12 @@
-import { GraphModel, LfmkitError, Weights, ort, weightFormatSchema, type CachedGraph, type WeightFormat } from "@lfmkit/core";
+import { concatFloat32, graphLoadOptionsSchema, GraphModel, LfmkitError, linearPrecision, ort, Weights, type CachedGraph, type WeightFormat } from "@lfmkit/core";
 import { z } from "zod";
 import { openTextCheckpoint } from "./checkpoint.js";
 import type { Lfm2Config } from "./config.js";
-import { buildLfm2, io, type Lfm2BuildOptions } from "./lfm2.js";
+import { buildLfm2, embeddingTableLayout, io, type Lfm2BuildOptions } from "./lfm2.js";
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 11;
+const GRAPH_VERSION = 12;
 
 /**
  * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts
@@ -14,15 +14,8 @@ const GRAPH_VERSION = 11;
  */
 const MAX_CHUNK_SCORES = 1 << 18;
 
-export const loadOptionsSchema = z.object({
-  weightFormat: weightFormatSchema.default("f32"),
-  /**
-   * How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast; the default),
-   * "exact" multiplies by the stored blocks in float32.
-   */
-  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
-  threads: z.number().int().positive().optional(),
-  cacheDir: z.string().optional(),
+export const loadOptionsSchema = graphLoadOptionsSchema.extend({
+  /** Logits for every position ("all", used by parity tests) or only the last one. */
   logits: z.enum(["all", "last"]).default("last"),
   hiddenStates: z.boolean().default(false),
   /** Also return the final hidden state (after the last norm, what the LM head reads) of the rows whose logits are returned. */
@@ -58,7 +51,7 @@ export class TextModel {
     const settings = loadOptionsSchema.parse(options);
     const checkpoint = openTextCheckpoint(path);
     const { config } = checkpoint;
-    const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+    const precision = linearPrecision(settings);
     const weights = new Weights((name) => checkpoint.weight(name), path, precision);
     // finalHidden joins the build key only when set, so the graphs of existing loads keep their cache entries.
     const build: Lfm2BuildOptions = { logits: settings.logits, hiddenStates: settings.hiddenStates, ...(settings.finalHidden && { finalHidden: true }) };
@@ -70,7 +63,7 @@ export class TextModel {
       name: `lfm2-${settings.weightFormat}`,
       cacheDir: settings.cacheDir,
       threads: settings.threads,
-      rowTables: { [io.embeddingTable]: weights.required("embed_tokens.weight").shape as [number, number] },
+      rowTables: { [io.embeddingTable(settings.weightFormat)]: embeddingTableLayout(weights.required("embed_tokens.weight"), settings.weightFormat) },
       build: (g) => buildLfm2(g, config, weights, build),
     });
     return new TextModel(config, path, settings.weightFormat, runtime, settings);
@@ -88,7 +81,7 @@ export class TextModel {
         throw new LfmkitError(`token id ${id} is outside the vocabulary of ${this.config.vocabSize}`);
       }
     }
-    return this.runtime.table(io.embeddingTable).gather(ids);
+    return this.runtime.table(io.embeddingTable(this.weightFormat)).gather(ids);
   }
 
   newState(): DecoderState {
@@ -164,20 +157,11 @@ export class TextModel {
 }
 function concatResults(results: ForwardResult[], keepAll: boolean): ForwardResult {
   if (!keepAll) return results[results.length - 1];
-  const join = (parts: Float32Array[]) => {
-    const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-    let offset = 0;
-    for (const p of parts) {
-      out.set(p, offset);
-      offset += p.length;
-    }
-    return out;
-  };
   const hidden = results[0].hiddenStates;
   return {
-    logits: join(results.map((r) => r.logits)),
+    logits: concatFloat32(results.map((r) => r.logits)),
     rows: results.reduce((n, r) => n + r.rows, 0),
-    hiddenStates: hidden?.map((_, i) => join(results.map((r) => r.hiddenStates![i]))),
-    finalHidden: results[0].finalHidden && join(results.map((r) => r.finalHidden!)),
+    hiddenStates: hidden?.map((_, i) => concatFloat32(results.map((r) => r.hiddenStates![i]))),
+    finalHidden: results[0].finalHidden && concatFloat32(results.map((r) => r.finalHidden!)),
   };
 }

@@ -56,6 +56,14 @@ describe.each(exportable)("GGUF export of %s", (fixture) => {
     expect(checked).toBeGreaterThan(0);
   });
 
+  test.each(["Q8_0", "Q4_0"] as const)("a %s GGUF loaded at the same bits embeds its tokens with its own blocks", async (type) => {
+    const model = await TextModel.load(file(type), { weightFormat: type === "Q8_0" ? "q8" : "q4", cacheDir: testCacheDir() });
+    const table = GgufFile.open(file(type)).readF32(ggufNameOf("embed_tokens.weight")!);
+    const hidden = model.config.hiddenSize;
+    expect([...model.embed(promptIds)]).toEqual(promptIds.flatMap((id) => [...table.subarray(id * hidden, (id + 1) * hidden)]));
+    await model.dispose();
+  });
+
   test.each(["Q8_0", "Q4_0"] as const)("%s tensors decode to within their quantization step of the weights", (type) => {
     const gguf = GgufFile.open(file(type));
     const weights = Checkpoint.open(fixture);

@@ -2,10 +2,10 @@
  * Parity with Hugging Face transformers on every LFM2 text fixture (dense and MoE), in the layout
  * the fixture was written in and in the older published layout.
  */
-import { writeFileSync } from "node:fs";
+import { copyFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { Checkpoint, quantizeBlockwise, writeSafetensors } from "@lfmkit/core";
-import { comparableGreedySteps, dequantizeBlocks, legacyLayoutCopy, maxAbsDiff, readJson, scratchDir, testCacheDir, textFixtures } from "@lfmkit/testing";
+import { comparableGreedySteps, dequantizeBlocks, legacyLayoutCopy, maxAbsDiff, scratchDir, testCacheDir, textFixtures } from "@lfmkit/testing";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
 import { TextModel, generate } from "../src/index.js";
@@ -143,31 +143,26 @@ function relativeError(a: Float32Array, b: Float32Array): number {
 }
 
 /**
- * A copy of a checkpoint whose every quantized weight (each matrix a linear layer reads) is replaced by
- * its blocks dequantized by the independent reader, loaded at f32. The head is written untied, since the
- * quantized graph quantizes the head but reads the embedding rows at f32.
+ * A copy of a checkpoint whose every quantized weight (each matrix a linear layer reads, and the token
+ * embedding table, whose rows the quantized graph reads as blocks too) is replaced by its blocks
+ * dequantized by the independent reader, loaded at f32.
  */
 function dequantizedCopy(dir: string, bits: 4 | 8): string {
   const out = scratchDir(`dequantized-q${bits}`);
-  const config = readJson(join(dir, "config.json"));
   const checkpoint = Checkpoint.open(dir);
-  const names = checkpoint.names();
-  const embedding = names.find((n) => n.endsWith("embed_tokens.weight"))!;
   const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
   const dequantized = (name: string) => {
     const [rows, cols] = checkpoint.info(name).shape;
     return dequantizeBlocks(quantizeBlockwise(checkpoint.readF32(name), rows, cols, bits), rows, cols);
   };
-  const isLinear = (name: string) => checkpoint.info(name).shape.length === 2 && name !== embedding && !name.endsWith("feed_forward.gate.weight");
-  const tied = config.tie_word_embeddings ?? config.tie_embedding ?? true;
-  const tensors = names.map((name) => ({
+  const isQuantized = (name: string) => checkpoint.info(name).shape.length === 2 && !name.endsWith("feed_forward.gate.weight");
+  const tensors = checkpoint.names().map((name) => ({
     name,
     dtype: "F32" as const,
     shape: checkpoint.info(name).shape,
-    bytes: () => bytes(isLinear(name) ? dequantized(name) : checkpoint.readF32(name)),
+    bytes: () => bytes(isQuantized(name) ? dequantized(name) : checkpoint.readF32(name)),
   }));
-  if (tied) tensors.push({ name: "lm_head.weight", dtype: "F32", shape: checkpoint.info(embedding).shape, bytes: () => bytes(dequantized(embedding)) });
   writeSafetensors(join(out, "model.safetensors"), tensors);
-  writeFileSync(join(out, "config.json"), JSON.stringify({ ...config, tie_word_embeddings: false, tie_embedding: undefined }));
+  copyFileSync(join(dir, "config.json"), join(out, "config.json"));
   return out;
 }

@@ -7,7 +7,7 @@
  * computed here: the resized position embeddings and the projector's gather indices; nothing about
  * a grid is built into the graph, so one cached graph serves every image.
  */
-import { Checkpoint, GraphModel, LfmkitError, Weights, ort, weightFormatSchema, type CachedGraph, type GraphBuilder, type WeightFormat } from "@lfmkit/core";
+import { Checkpoint, graphLoadOptionsSchema, GraphModel, LfmkitError, linearPrecision, ort, Weights, type CachedGraph, type GraphBuilder, type WeightFormat } from "@lfmkit/core";
 import { z } from "zod";
 import { PositionGrid } from "./position-grid.js";
 import { PROJECTOR_PREFIX, projector, projectorIndices } from "./projector.js";
@@ -27,13 +27,7 @@ const io = {
   imageFeatures: "image_features",
 };
 
-export const visionLoadOptionsSchema = z.object({
-  weightFormat: weightFormatSchema.default("f32"),
-  /** How q8/q4 products are computed: "int8" rounds activations to int8 blocks (fast), "exact" multiplies in float32. */
-  quantizedProducts: z.enum(["int8", "exact"]).default("int8"),
-  threads: z.number().int().positive().optional(),
-  cacheDir: z.string().optional(),
-});
+export const visionLoadOptionsSchema = graphLoadOptionsSchema;
 
 export type VisionLoadOptions = z.input<typeof visionLoadOptionsSchema>;
 
@@ -98,7 +92,7 @@ export class VisionEncoder {
     const settings = visionLoadOptionsSchema.parse(options);
     const config = readVisionConfig(dir);
     const checkpoint = Checkpoint.open(dir);
-    const precision = { format: settings.weightFormat, accuracyLevel: settings.quantizedProducts === "exact" ? 0 : 4 };
+    const precision = linearPrecision(settings);
     const weights = new Weights(
       (name) => (checkpoint.has(name) ? { name, shape: checkpoint.info(name).shape, read: () => checkpoint.readF32(name) } : undefined),
       dir,

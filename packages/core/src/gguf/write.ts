@@ -1,18 +1,28 @@
 /** Writing GGUF v3 files. */
-import { closeSync, openSync, writeSync } from "node:fs";
+import { closeSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { LfmkitError } from "../errors.js";
 import { GGML_TYPE, VALUE, ggmlBytes, type GgmlType, type GgufEntry } from "./types.js";
+
+const ALIGNMENT = 32;
 
 export interface GgufTensorData {
   readonly name: string;
   readonly shape: readonly number[];
   readonly type: GgmlType;
-  /** Produces the encoded bytes when the writer reaches this tensor. */
-  readonly bytes: () => Uint8Array;
+  /**
+   * Produces the encoded bytes, in order, when the writer reaches this tensor: one chunk, or several
+   * (a stack of experts, one slice at a time).
+   */
+  readonly chunks: () => Iterable<Uint8Array>;
 }
 
-/** Writes a GGUF v3 file: metadata, tensor table, then each tensor's bytes, 32-byte aligned. */
+const byteLength = (t: GgufTensorData) => ggmlBytes(t.type, t.shape.reduce((a, b) => a * b, 1));
+
+/**
+ * Writes a GGUF v3 file: metadata, tensor table, then each tensor's bytes, 32-byte aligned. The file
+ * is written beside `path` and renamed into place, so a failed write leaves nothing at `path`.
+ */
 export function writeGguf(path: string, metadata: Record<string, GgufEntry>, tensors: readonly GgufTensorData[]): void {
-  const alignment = 32;
   const head = new HeaderWriter();
   head.raw(Buffer.from("GGUF", "latin1"));
   head.u32(3);
@@ -20,7 +30,7 @@ export function writeGguf(path: string, metadata: Record<string, GgufEntry>, ten
   head.u64(Object.keys(metadata).length + 1);
   head.string("general.alignment");
   head.u32(VALUE.u32);
-  head.u32(alignment);
+  head.u32(ALIGNMENT);
   for (const [key, entry] of Object.entries(metadata)) {
     head.string(key);
     head.entry(entry);
@@ -32,26 +42,43 @@ export function writeGguf(path: string, metadata: Record<string, GgufEntry>, ten
     for (const d of [...t.shape].reverse()) head.u64(d);
     head.u32(GGML_TYPE[t.type]);
     head.u64(offset);
-    offset += Math.ceil(ggmlBytes(t.type, t.shape.reduce((a, b) => a * b, 1)) / alignment) * alignment;
+    offset += Math.ceil(byteLength(t) / ALIGNMENT) * ALIGNMENT;
   }
-  const fd = openSync(path, "w");
+  const partial = `${path}.partial-${process.pid}`;
   try {
-    const header = head.finish();
-    writeSync(fd, header);
-    let position = header.length;
-    const pad = (to: number) => {
-      if (to > position) writeSync(fd, new Uint8Array(to - position));
-      position = to;
-    };
-    pad(Math.ceil(position / alignment) * alignment);
-    for (const t of tensors) {
-      const bytes = t.bytes();
-      writeSync(fd, bytes);
-      position += bytes.length;
-      pad(Math.ceil(position / alignment) * alignment);
+    const fd = openSync(partial, "w");
+    try {
+      writeContents(fd, head.finish(), tensors, path);
+    } finally {
+      closeSync(fd);
     }
-  } finally {
-    closeSync(fd);
+    renameSync(partial, path);
+  } catch (error) {
+    rmSync(partial, { force: true });
+    throw error;
+  }
+}
+
+/** The header, then each tensor's chunks, each checked against its shape and type and padded to the alignment. */
+function writeContents(fd: number, header: Uint8Array, tensors: readonly GgufTensorData[], path: string): void {
+  writeSync(fd, header);
+  let position = header.length;
+  const pad = () => {
+    const to = Math.ceil(position / ALIGNMENT) * ALIGNMENT;
+    if (to > position) writeSync(fd, new Uint8Array(to - position));
+    position = to;
+  };
+  pad();
+  for (const t of tensors) {
+    const start = position;
+    for (const chunk of t.chunks()) {
+      writeSync(fd, chunk);
+      position += chunk.length;
+    }
+    if (position - start !== byteLength(t)) {
+      throw new LfmkitError(`${position - start} bytes written where its shape [${t.shape}] of ${t.type} needs ${byteLength(t)}`, `${path}: tensor ${t.name}`);
+    }
+    pad();
   }
 }
 

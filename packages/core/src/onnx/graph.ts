@@ -75,7 +75,7 @@ export class GraphBuilder {
   }
 
   /** Writes `data` to a file beside the data file, for the runtime to read outside ORT. */
-  sideFile(fileName: string, data: Float32Array): void {
+  sideFile(fileName: string, data: ArrayBufferView): void {
     writeFileSync(join(dirname(this.dataPath), fileName), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
     this.sideFiles.push(fileName);
   }

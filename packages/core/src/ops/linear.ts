@@ -1,5 +1,5 @@
 /** Linear layers: y = x Wᵀ (+ b), with W stored as float32 or as 8/4-bit blocks. */
-import { QUANT_BLOCK_SIZE, quantizeBlockwise } from "../quantize.js";
+import { quantizationGrid, quantizeBlockwise } from "../quantize.js";
 import type { GraphBuilder } from "../onnx/graph.js";
 import type { LinearSpec, WeightSource } from "../weights.js";
 
@@ -34,8 +34,7 @@ function floatLinear(g: GraphBuilder, x: string, weight: WeightSource): string {
 function quantizedLinear(g: GraphBuilder, x: string, spec: LinearSpec): string {
   const [outFeatures, inFeatures] = spec.weight.shape;
   const bits = spec.format === "q8" ? 8 : 4;
-  const stored = spec.weight.quantized;
-  const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits, stored?.bits === bits ? stored.blockSize : QUANT_BLOCK_SIZE[bits]);
+  const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits, quantizationGrid(bits, spec.weight.quantized).blockSize);
   const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
   const sliceRows = Math.max(1, Math.floor(MAX_QUANTIZED_SLICE / inFeatures));
   const slices: string[] = [];

@@ -5,8 +5,10 @@
  */
 import { dirname, join } from "node:path";
 import type { GraphBuilder } from "../onnx/graph.js";
+import type { BlockGrid } from "../quantize.js";
 import { cachedGraph, type CachedGraph } from "./graph-cache.js";
-import { RowTable } from "./row-table.js";
+import { QuantizedRowTable } from "./quantized-row-table.js";
+import { RowTable, type RowReader } from "./row-table.js";
 import { openSession, type ort, type Session } from "./session.js";
 
 export interface GraphModelRequest {
@@ -21,8 +23,11 @@ export interface GraphModelRequest {
   readonly name: string;
   readonly cacheDir?: string;
   readonly threads?: number;
-  /** Float32 tables the build writes beside the graph (`g.sideFile`), by file name: [rows, columns]. */
-  readonly rowTables?: Readonly<Record<string, readonly [number, number]>>;
+  /**
+   * Tables the build writes beside the graph (`g.sideFile`), by file name: [rows, columns] of float32,
+   * or [rows, columns, grid] of `encodeQuantizedRows` records.
+   */
+  readonly rowTables?: Readonly<Record<string, readonly [number, number, BlockGrid?]>>;
   build(g: GraphBuilder): void;
 }
 
@@ -34,7 +39,7 @@ export class GraphModel {
     /** The graph file this model runs, and whether this load built it (false: reused from the cache). */
     readonly graph: CachedGraph,
     private readonly session: Session,
-    private readonly tables: ReadonlyMap<string, RowTable>,
+    private readonly tables: ReadonlyMap<string, RowReader>,
   ) {}
 
   static async load(request: GraphModelRequest): Promise<GraphModel> {
@@ -45,10 +50,11 @@ export class GraphModel {
       cacheDir: request.cacheDir,
       build: request.build,
     });
-    const tables = new Map<string, RowTable>();
+    const tables = new Map<string, RowReader>();
     try {
-      for (const [file, [rows, columns]] of Object.entries(request.rowTables ?? {})) {
-        tables.set(file, new RowTable(join(dirname(graph.path), file), rows, columns));
+      for (const [file, [rows, columns, grid]] of Object.entries(request.rowTables ?? {})) {
+        const path = join(dirname(graph.path), file);
+        tables.set(file, grid ? new QuantizedRowTable(path, rows, columns, grid) : new RowTable(path, rows, columns));
       }
       return new GraphModel(graph, await openSession(graph.path, { threads: request.threads }), tables);
     } catch (error) {
@@ -58,7 +64,7 @@ export class GraphModel {
   }
 
   /** A row table the build wrote, by its file name. */
-  table(file: string): RowTable {
+  table(file: string): RowReader {
     const table = this.tables.get(file);
     if (!table) throw new Error(`the graph has no row table ${file}`);
     return table;

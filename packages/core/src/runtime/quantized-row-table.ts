@@ -1,0 +1,77 @@
+/**
+ * A block-quantized matrix whose rows are read on request and dequantized, as `RowTable` reads float32
+ * rows. The blocks are `quantizeBlockwise`'s (the `MatMulNBits` layout), on any grid: a GGUF Q8_0 /
+ * Q4_0 tensor keeps its 32-value blocks, whose values that grid reproduces exactly.
+ *
+ * Each row is one record, so a row is one `pread`: the row's block scales (float32), then its block
+ * codes (`blockSize · bits / 8` bytes per block, offset by the zero point 2^(bits−1)).
+ */
+import { quantizeBlockwise, type BlockGrid } from "../quantize.js";
+import { RowFile, type RowReader } from "./row-table.js";
+
+/** Bytes of one row record of `columns` values on `grid`. */
+export function quantizedRowBytes(columns: number, grid: BlockGrid): number {
+  const blocks = Math.ceil(columns / grid.blockSize);
+  return blocks * (4 + (grid.blockSize * grid.bits) / 8);
+}
+
+/** The records of a row-major `[rows, columns]` matrix quantized on `grid`, one row at a time. */
+export function encodeQuantizedRows(values: Float32Array, rows: number, columns: number, grid: BlockGrid): Uint8Array {
+  const rowBytes = quantizedRowBytes(columns, grid);
+  const out = new Uint8Array(rows * rowBytes);
+  for (let r = 0; r < rows; r++) {
+    const q = quantizeBlockwise(values.subarray(r * columns, (r + 1) * columns), 1, columns, grid.bits, grid.blockSize);
+    const record = r * rowBytes;
+    out.set(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength), record);
+    out.set(q.data, record + q.scales.byteLength);
+  }
+  return out;
+}
+
+export class QuantizedRowTable implements RowReader {
+  private readonly file: RowFile;
+  /** One row record, reused by every read, and its two parts. */
+  private readonly record: Uint8Array;
+  private readonly scales: Float32Array;
+  private readonly codes: Uint8Array;
+
+  constructor(
+    readonly path: string,
+    readonly rows: number,
+    readonly columns: number,
+    readonly grid: BlockGrid,
+  ) {
+    this.file = new RowFile(path, rows, quantizedRowBytes(columns, grid), `a ${rows}×${columns} table of ${grid.bits}-bit blocks of ${grid.blockSize}`);
+    this.record = new Uint8Array(this.file.rowBytes);
+    const blocks = Math.ceil(columns / grid.blockSize);
+    this.scales = new Float32Array(this.record.buffer, 0, blocks);
+    this.codes = this.record.subarray(blocks * 4);
+  }
+
+  gather(indices: readonly number[]): Float32Array {
+    const out = new Float32Array(indices.length * this.columns);
+    indices.forEach((index, i) => {
+      this.file.read(index, this.record);
+      this.dequantizeRecord(out.subarray(i * this.columns, (i + 1) * this.columns));
+    });
+    return out;
+  }
+
+  close(): void {
+    this.file.close();
+  }
+
+  /** value = (code − 2^(bits−1)) · scale of its block. */
+  private dequantizeRecord(row: Float32Array): void {
+    const { bits, blockSize } = this.grid;
+    const { scales, codes } = this;
+    const zeroPoint = 1 << (bits - 1);
+    for (let c = 0; c < this.columns; c++) {
+      const block = Math.floor(c / blockSize);
+      const j = c % blockSize;
+      const at = (block * blockSize * bits) / 8;
+      const code = bits === 8 ? codes[at + j] : (codes[at + (j >> 1)] >> ((j & 1) * 4)) & 15;
+      row[c] = (code - zeroPoint) * scales[block];
+    }
+  }
+}
