@@ -7,6 +7,6 @@ export { VisionLanguageChat, type VisionLanguageOptions } from "./lfm2-vl.js";
 export { TOOL_CALL_END, TOOL_CALL_START, ToolCallSplitter, formatToolCalls, parseToolCalls, type ToolCall } from "./tool-calls.js";
 export { DEFAULT_PREFIX_CACHE_BYTES, type ChatModelOptions } from "./chat-model.js";
 export { AudioChat, type AudioChatOptions } from "./audio-chat.js";
-export { LFM2AudioModel, type AudioClip, type LFM2AudioLoadOptions } from "./lfm2-audio.js";
-export type { AudioChatEvent, AudioGenerationOptions, GeneratedStep, LFM2AudioConversation, UserPart } from "./lfm2-audio-conversation.js";
+export { LFM2AudioModel, type LFM2AudioLoadOptions } from "./lfm2-audio.js";
+export type { AudioChatEvent, AudioClip, AudioGenerationOptions, GeneratedStep, LFM2AudioConversation, UserPart } from "./lfm2-audio-conversation.js";
 export { describeFiles, manifestFor, manifestSchema, readManifests, verifyModel, type FileCheck, type Manifest } from "./manifest.js";

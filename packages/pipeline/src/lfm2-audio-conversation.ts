@@ -12,14 +12,29 @@ import { concatFloat32, LfmkitError, Sampler, type SamplingOptions } from "@lfmk
 import type { DecoderState, FinishReason, Timings, Usage } from "@lfmkit/text";
 import { z } from "zod";
 import type { DepthformerState } from "./depthformer.js";
-import type { AudioClip, LFM2AudioModel } from "./lfm2-audio.js";
+import type { TextModel } from "@lfmkit/text";
+import type { TextTokenizer } from "@lfmkit/tokenizer";
+import type { Depthformer } from "./depthformer.js";
+import type { LFM2AudioConfig } from "./lfm2-audio-config.js";
 import { LOOP_TOKENS, scheduleFor, type GenerationMode } from "./lfm2-audio-schedule.js";
 
 /** liquid-audio's `LFMModality` of a position. */
 export const Modality = { text: 1, audioIn: 2, audioOut: 3 } as const;
 export type Modality = (typeof Modality)[keyof typeof Modality];
 
+/** Audio input: a WAV file path, a WAV file's bytes, or float mono samples at a rate. */
+export type AudioClip = string | Uint8Array | { samples: Float32Array; sampleRate: number };
+
 export type UserPart = { type: "text"; text: string } | { type: "audio"; audio: AudioClip };
+
+/** The parts of LFM2-Audio a conversation runs (`LFM2AudioModel` is one). */
+export interface ConversationModel {
+  readonly config: LFM2AudioConfig;
+  readonly tokenizer: TextTokenizer;
+  readonly backbone: TextModel;
+  readonly depthformer: Depthformer;
+  encodeAudio(clip: AudioClip): Promise<Float32Array>;
+}
 
 /** One generation step as liquid-audio yields it: a text token, or a frame of one code per codebook. */
 export type GeneratedStep = { text: number } | { audio: number[] };
@@ -83,7 +98,7 @@ export class LFM2AudioConversation {
   private busy = false;
 
   constructor(
-    private readonly model: LFM2AudioModel,
+    private readonly model: ConversationModel,
     system?: string,
   ) {
     this.state = model.backbone.newState();

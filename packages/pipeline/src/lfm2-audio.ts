@@ -20,16 +20,14 @@ import { TextTokenizer } from "@lfmkit/tokenizer";
 import { z } from "zod";
 import { Depthformer } from "./depthformer.js";
 import { readLFM2AudioConfig, type LFM2AudioConfig } from "./lfm2-audio-config.js";
-import { LFM2AudioConversation, type AudioChatEvent, type AudioGenerationOptions, type UserPart } from "./lfm2-audio-conversation.js";
+import { LFM2AudioConversation, type AudioChatEvent, type AudioClip, type AudioGenerationOptions, type ConversationModel, type UserPart } from "./lfm2-audio-conversation.js";
 
 export const lfm2AudioLoadOptionsSchema = graphLoadOptionsSchema;
 
 export type LFM2AudioLoadOptions = z.input<typeof lfm2AudioLoadOptionsSchema>;
 
-/** Audio input: a WAV file path, a WAV file's bytes, or float mono samples at a rate. */
-export type AudioClip = string | Uint8Array | { samples: Float32Array; sampleRate: number };
 
-export class LFM2AudioModel {
+export class LFM2AudioModel implements ConversationModel {
   private constructor(
     readonly path: string,
     readonly config: LFM2AudioConfig,
