@@ -4,7 +4,7 @@ import { DEFAULT_MAX_TOKENS } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
 import { runGenerate } from "./generate-command.js";
-import { serve } from "./serve-command.js";
+import { runApp } from "./app-command.js";
 import { runDecode, runEncode, runFeatures } from "./audio-commands.js";
 import { runHash, runList, runVerify } from "./models-commands.js";
 import { runSpeak, runTranscribe } from "./task-commands.js";
@@ -142,13 +142,17 @@ models
   .argument("<dir>", "the model folder")
   .action((dir: string) => runHash({ dir }));
 
-program
-  .command("serve")
-  .description("serve a model: an OpenAI-compatible API and the web playground (lfm serve --help)")
-  .helpOption(false)
-  .allowUnknownOption()
-  .allowExcessArguments()
-  .action(() => serve(process.argv.slice(3)));
+const delegate = (name: string, description: string, entry: string, prefix: string[] = []) =>
+  program
+    .command(name)
+    .description(description)
+    .helpOption(false)
+    .allowUnknownOption()
+    .allowExcessArguments()
+    .action(() => runApp(entry, [...prefix, ...process.argv.slice(3)]));
+delegate("serve", "serve a model: an OpenAI-compatible API and the web playground (lfm serve --help)", "@lfmkit/playground/main");
+delegate("batch", "run a JSONL file of chat jobs, here or through a Redis queue (lfm batch --help)", "@lfmkit/batch/main");
+delegate("worker", "take batch jobs from a Redis queue and run them (lfm worker --help)", "@lfmkit/batch/main", ["worker"]);
 
 let verbose = false;
 

@@ -6,8 +6,8 @@
  */
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Checkpoint, LfmkitError } from "@lfmkit/core";
-import { checkpointFixtures, cosine, maxAbsDiff, readJson, scratchDir, testCacheDir } from "@lfmkit/testing";
+import { Checkpoint, LfmkitError, QUANT_BLOCK_SIZE, quantizeBlockwise } from "@lfmkit/core";
+import { checkpointFixtures, dequantizeBlocks, maxAbsDiff, readJson, replacedMatricesCopy, scratchDir, testCacheDir } from "@lfmkit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConformerEncoder, type EncodedAudio } from "../src/conformer-encoder.js";
 
@@ -23,6 +23,62 @@ function reference(dir: string): Checkpoint {
 
 /** The first `rows` rows of a row-major [.., width] array. */
 const leadingRows = (data: Float32Array, rows: number, width: number) => data.subarray(0, rows * width);
+
+/**
+ * The tensors the encoder's graph multiplies through `ops.linear`, so stores as 8/4-bit blocks at
+ * q8/q4, in either layout (transformers' Parakeet names, NeMo's under `conformer.`): the subsampling's
+ * output linear, each layer's feed-forward linears, q/k/v/output and position projections, the conv
+ * module's two pointwise (kernel-1) convs, read as [out, in], and the LFM2-Audio adapter's two linears.
+ * The subsampling convs, the depthwise conv, norms, biases and the position biases stay float32.
+ */
+const QUANTIZED = [
+  /^(conformer\.)?(subsampling\.linear|pre_encode\.out)\.weight$/,
+  /^(conformer\.)?layers\.\d+\.feed_forward[12]\.linear[12]\.weight$/,
+  /^(conformer\.)?layers\.\d+\.self_attn\.([qkvo]_proj|relative_k_proj|linear_(q|k|v|out|pos))\.weight$/,
+  /^(conformer\.)?layers\.\d+\.conv\.pointwise_conv[12]\.weight$/,
+  /^audio_adapter\.model\.[13]\.weight$/,
+];
+
+/** A copy of the checkpoint whose quantized weights are their `bits` blocks, dequantized by the independent reader. */
+function dequantizedCopy(dir: string, bits: 4 | 8): string {
+  return replacedMatricesCopy(
+    dir,
+    (name, shape) => (QUANTIZED.some((pattern) => pattern.test(name)) ? [shape[0], shape[1]] : undefined),
+    (w, rows, cols) => dequantizeBlocks(quantizeBlockwise(w, rows, cols, bits, QUANT_BLOCK_SIZE[bits]), rows, cols),
+  );
+}
+
+/**
+ * With exact products (MatMulNBits at accuracy level 0) the quantized graph multiplies by the same
+ * float32 values as the f32 graph of the dequantized copy: they differ only in summation order. (The
+ * default int8-activation products are bounded per product by core's MatMulNBits test.)
+ */
+const SUMMATION_ORDER_BOUND = 1e-4;
+
+/** ‖a − b‖ / ‖b‖ */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+/** The valid rows of `dir` encoded at q8/q4 with exact products, and by the f32 load of its dequantized copy. */
+async function quantizedAndDequantized(dir: string, bits: 4 | 8, adapter: boolean, encode: (encoder: ConformerEncoder) => Promise<EncodedAudio>) {
+  const valid = (e: EncodedAudio) => leadingRows(e.features, e.validFrames, e.width);
+  const quantized = await ConformerEncoder.load(dir, { adapter, weightFormat: bits === 8 ? "q8" : "q4", quantizedProducts: "exact", cacheDir: testCacheDir() });
+  const reference = await ConformerEncoder.load(dequantizedCopy(dir, bits), { adapter, cacheDir: testCacheDir() });
+  try {
+    return { got: valid(await encode(quantized)), want: valid(await encode(reference)) };
+  } finally {
+    await quantized.dispose();
+    await reference.dispose();
+  }
+}
 
 it("finds the conformer and audio-model fixtures", () => {
   expect(conformers.length).toBeGreaterThan(0);
@@ -63,14 +119,11 @@ describe.each(conformers)("Parakeet encoder: %s", (dir) => {
     expect(maxAbsDiff(rows(withPadding), rows(encoded))).toBeLessThanOrEqual(1e-5);
   });
 
-  it.each(["q8", "q4"] as const)("stays close to f32 at %s", async (weightFormat) => {
-    const quantized = await ConformerEncoder.load(dir, { weightFormat, cacheDir: testCacheDir() });
-    const out = await quantized.encode(features, frames, validFrames);
-    await quantized.dispose();
-    const similarity = cosine(out.features, encoded.features);
-    console.log(`${dir}: ${weightFormat} cosine to f32 ${similarity.toFixed(6)}, max abs diff to the reference ${maxAbsDiff(out.features, expected).toExponential(2)}`);
-    // 4-bit blocks of a tiny random model lose more than a real checkpoint's would.
-    expect(similarity).toBeGreaterThanOrEqual(weightFormat === "q8" ? 0.999 : 0.95);
+  it.each([8, 4] as const)("q%i computes what f32 computes with the same blocks dequantized", async (bits) => {
+    const { got, want } = await quantizedAndDequantized(dir, bits, false, (encoder) => encoder.encode(features, frames, validFrames));
+    const error = relativeError(got, want);
+    console.log(`${dir}: q${bits} relative error against dequantized f32 ${error.toExponential(2)}`);
+    expect(error).toBeLessThanOrEqual(SUMMATION_ORDER_BOUND);
   });
 });
 
@@ -103,13 +156,11 @@ describe.each(audioModels)("LFM2-Audio conformer + adapter: %s", (dir) => {
     expect(diff).toBeLessThanOrEqual(1e-3);
   });
 
-  it("stays close to f32 at q8", async () => {
-    const quantized = await ConformerEncoder.load(dir, { adapter: true, weightFormat: "q8", cacheDir: testCacheDir() });
-    const out = await quantized.encode(audioIn, frames);
-    await quantized.dispose();
-    const similarity = cosine(out.features, encoded.features);
-    console.log(`${dir}: conformer + adapter q8 cosine to f32 ${similarity.toFixed(6)}`);
-    expect(similarity).toBeGreaterThanOrEqual(0.999);
+  it.each([8, 4] as const)("q%i computes what f32 computes with the same blocks dequantized", async (bits) => {
+    const { got, want } = await quantizedAndDequantized(dir, bits, true, (encoder) => encoder.encode(audioIn, frames));
+    const error = relativeError(got, want);
+    console.log(`${dir}: conformer + adapter q${bits} relative error against dequantized f32 ${error.toExponential(2)}`);
+    expect(error).toBeLessThanOrEqual(SUMMATION_ORDER_BOUND);
   });
 });
 

@@ -5,8 +5,8 @@
  */
 import { copyFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { Checkpoint, LfmkitError, writeSafetensors, type SafetensorsEntry } from "@lfmkit/core";
-import { checkpointFixtures, maxAbsDiff, readJson, scratchDir, testCacheDir } from "@lfmkit/testing";
+import { Checkpoint, LfmkitError, QUANT_BLOCK_SIZE, quantizeBlockwise, writeSafetensors, type SafetensorsEntry } from "@lfmkit/core";
+import { checkpointFixtures, dequantizeBlocks, maxAbsDiff, readJson, replacedMatricesCopy, scratchDir, testCacheDir } from "@lfmkit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readWav } from "../src/index.js";
 import { MimiCodec, codesFromFrames, type MimiCodes } from "../src/mimi-codec.js";
@@ -45,6 +45,42 @@ async function streamed(codec: MimiCodec, codes: MimiCodes, chunk: number): Prom
     parts.push(audio);
   }
   return Float32Array.from(parts.flatMap((p) => Array.from(p)));
+}
+
+/**
+ * The tensors Mimi's graphs multiply through `ops.linear` at the load's precision, so store as 8/4-bit
+ * blocks at q8/q4: the q/k/v/o projections and MLP of both transformers (the encoder's in the tokenizer,
+ * the decoder's in the detokenizer). The quantizers' input/output projections are linear layers kept
+ * float32 by the graph; the SEANet convolutions, codebooks, norms and layer scales are not linear layers.
+ */
+const QUANTIZED = /^(encoder|decoder)_transformer\.layers\.\d+\.(self_attn\.[qkvo]_proj|mlp\.fc[12])\.weight$/;
+
+/** A copy of the checkpoint whose quantized weights are their `bits` blocks, dequantized by the independent reader. */
+function dequantizedCopy(dir: string, bits: 4 | 8): string {
+  return replacedMatricesCopy(
+    dir,
+    (name, shape) => (QUANTIZED.test(name) ? [shape[0], shape[1]] : undefined),
+    (w, rows, cols) => dequantizeBlocks(quantizeBlockwise(w, rows, cols, bits, QUANT_BLOCK_SIZE[bits]), rows, cols),
+  );
+}
+
+/**
+ * With exact products (MatMulNBits at accuracy level 0) the quantized graph multiplies by the same
+ * float32 values as the f32 graph of the dequantized copy: they differ only in summation order. (The
+ * default int8-activation products are bounded per product by core's MatMulNBits test.)
+ */
+const SUMMATION_ORDER_BOUND = 1e-4;
+
+/** ‖a − b‖ / ‖b‖ */
+function relativeError(a: Float32Array, b: Float32Array): number {
+  expect(a.length).toBe(b.length);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
 }
 
 describe.each(fixtures)("Mimi codec: %s", (dir) => {
@@ -125,6 +161,28 @@ describe.each(fixtures)("Mimi codec: %s", (dir) => {
       expect([moshi.naming, moshi.samplesPerFrame]).toEqual(["moshi", codec.samplesPerFrame]);
     } finally {
       await moshi.dispose();
+    }
+  });
+
+  it.each([8, 4] as const)("q%i computes what f32 computes with the same blocks dequantized: the audio of the reference codes, and the codes", async (bits) => {
+    const { codebooks } = reference.codes;
+    const quantized = await MimiCodec.load(dir, { codebooks, weightFormat: bits === 8 ? "q8" : "q4", quantizedProducts: "exact", cacheDir: testCacheDir() });
+    const dequantized = await MimiCodec.load(dequantizedCopy(dir, bits), { codebooks, cacheDir: testCacheDir() });
+    try {
+      const error = relativeError(await quantized.decode(reference.codes), await dequantized.decode(reference.codes));
+      console.log(`${dir}: q${bits} decoded audio, relative error against dequantized f32 ${error.toExponential(2)}`);
+      expect(error).toBeLessThanOrEqual(SUMMATION_ORDER_BOUND);
+      // The encoder's latent is not an output, so only its codes can be compared. Each code is the
+      // nearest entry to a latent the two graphs compute up to summation order: they agree unless a
+      // latent lies within float32 rounding of two entries' boundary (which the f32 test's exact codes
+      // against transformers assume away too). Codes move only with large latent errors, so this
+      // checks the encoder transformer's quantized linears far less tightly than the audio checks the
+      // decoder's.
+      const [got, want] = [await quantized.encode(reference.input), await dequantized.encode(reference.input)];
+      expect(Array.from(got.data)).toEqual(Array.from(want.data));
+    } finally {
+      await quantized.dispose();
+      await dequantized.dispose();
     }
   });
 

@@ -91,3 +91,87 @@ export function codecWithCodebookSize(fixture: string, entries: number): string 
   writeFileSync(join(out, "config.json"), JSON.stringify({ ...readJson(join(fixture, "config.json")), codebook_size: entries }));
   return out;
 }
+
+/**
+ * A copy of a checkpoint folder with some of its matrices replaced. `matrixOf(name, shape)` gives the
+ * [rows, columns] a tensor is to be replaced as (a kernel-1 convolution [out, in, 1] as [out, in]), or
+ * undefined to keep it; `replace` gets its values widened to float32 and returns the new ones, written
+ * as F32 in the tensor's own shape. Every other tensor keeps its dtype and bytes; every other file
+ * (config, tokenizer, references) is linked.
+ */
+export function replacedMatricesCopy(
+  dir: string,
+  matrixOf: (name: string, shape: readonly number[]) => readonly [rows: number, columns: number] | undefined,
+  replace: (values: Float32Array, rows: number, columns: number) => Float32Array,
+): string {
+  const out = scratchDir("replaced");
+  const weightFiles = safetensorsFiles(dir);
+  for (const file of weightFiles) writeFileSync(join(out, file), replacedFile(readFileSync(join(dir, file)), matrixOf, replace));
+  for (const name of readdirSync(dir)) {
+    if (!weightFiles.includes(name)) symlinkSync(join(dir, name), join(out, name));
+  }
+  return out;
+}
+
+/** The weight files of a folder, as lfmkit finds them: model.safetensors, the shards of its index, or every *.safetensors. */
+function safetensorsFiles(dir: string): string[] {
+  if (existsSync(join(dir, "model.safetensors"))) return ["model.safetensors"];
+  const index = join(dir, "model.safetensors.index.json");
+  if (existsSync(index)) return [...new Set(Object.values(readJson<{ weight_map: Record<string, string> }>(index).weight_map))];
+  return readdirSync(dir).filter((name) => name.endsWith(".safetensors"));
+}
+
+type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [number, number] }>;
+
+function replacedFile(
+  file: Buffer,
+  matrixOf: (name: string, shape: readonly number[]) => readonly [number, number] | undefined,
+  replace: (values: Float32Array, rows: number, columns: number) => Float32Array,
+): Buffer {
+  const headerLength = Number(file.readBigUInt64LE(0));
+  const { __metadata__: metadata, ...header }: Header & { __metadata__?: unknown } = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));
+  const data = 8 + headerLength;
+  const written: Record<string, unknown> = metadata === undefined ? {} : { __metadata__: metadata };
+  const parts: Buffer[] = [];
+  let offset = 0;
+  for (const [name, { dtype, shape, data_offsets: [begin, end] }] of Object.entries(header)) {
+    let bytes = file.subarray(data + begin, data + end);
+    let writtenDtype = dtype;
+    const matrix = matrixOf(name, shape);
+    if (matrix) {
+      const [rows, columns] = matrix;
+      const count = shape.reduce((a, b) => a * b, 1);
+      if (rows * columns !== count) throw new Error(`${name} [${shape}] is not a [${rows}, ${columns}] matrix`);
+      const replaced = replace(widened(name, dtype, bytes), rows, columns);
+      if (replaced.length !== count) throw new Error(`the replacement of ${name} has ${replaced.length} values, not ${count}`);
+      bytes = Buffer.from(replaced.buffer, replaced.byteOffset, replaced.byteLength);
+      writtenDtype = "F32";
+    }
+    written[name] = { dtype: writtenDtype, shape, data_offsets: [offset, offset + bytes.length] };
+    parts.push(bytes);
+    offset += bytes.length;
+  }
+  const json = Buffer.from(JSON.stringify(written));
+  const length = Buffer.alloc(8);
+  length.writeBigUInt64LE(BigInt(json.length));
+  return Buffer.concat([length, json, ...parts]);
+}
+
+/** A tensor's F32, BF16 or F16 bytes as float32 values. */
+function widened(name: string, dtype: string, bytes: Buffer): Float32Array {
+  const aligned = new Uint8Array(bytes).buffer; // a copy, aligned for the typed views
+  if (dtype === "F32") return new Float32Array(aligned);
+  const halves = new Uint16Array(aligned);
+  if (dtype === "BF16") return new Float32Array(Uint32Array.from(halves, (h) => h << 16).buffer);
+  if (dtype === "F16") return Float32Array.from(halves, halfToFloat);
+  throw new Error(`${name} is ${dtype}, not a float tensor`);
+}
+
+function halfToFloat(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exponent = (h >> 10) & 0x1f;
+  const mantissa = h & 0x3ff;
+  if (exponent === 0) return sign * mantissa * 2 ** -24;
+  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
+  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
+}
