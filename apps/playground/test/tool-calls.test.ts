@@ -19,6 +19,7 @@ class ScriptedModel implements ChatModel {
   readonly path = modelDir;
   readonly tokenizer = TextTokenizer.load(modelDir);
   readonly asked: { messages: readonly Message[]; options: ChatOptions }[] = [];
+  readonly keptBytes = 0;
 
   async *chat(messages: readonly Message[], options: ChatOptions = {}): AsyncGenerator<ChatEvent> {
     this.asked.push({ messages, options });

@@ -7,7 +7,7 @@
 import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Checkpoint, LfmkitError, QUANT_BLOCK_SIZE, quantizeBlockwise } from "@lfmkit/core";
-import { checkpointFixtures, dequantizeBlocks, maxAbsDiff, readJson, replacedMatricesCopy, scratchDir, testCacheDir } from "@lfmkit/testing";
+import { checkpointFixtures, maxAbsDiff, readJson, scratchDir, testCacheDir, SUMMATION_ORDER_BOUND, dequantizedCopy as sharedDequantizedCopy, relativeError } from "@lfmkit/testing";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ConformerEncoder, type EncodedAudio } from "../src/conformer-encoder.js";
 
@@ -41,31 +41,15 @@ const QUANTIZED = [
 
 /** A copy of the checkpoint whose quantized weights are their `bits` blocks, dequantized by the independent reader. */
 function dequantizedCopy(dir: string, bits: 4 | 8): string {
-  return replacedMatricesCopy(
-    dir,
-    (name, shape) => (QUANTIZED.some((pattern) => pattern.test(name)) ? [shape[0], shape[1]] : undefined),
-    (w, rows, cols) => dequantizeBlocks(quantizeBlockwise(w, rows, cols, bits, QUANT_BLOCK_SIZE[bits]), rows, cols),
-  );
+  const checkpoint = Checkpoint.open(dir);
+  return sharedDequantizedCopy(dir, {
+    matrixOf: (name, shape) => (QUANTIZED.some((pattern) => pattern.test(name)) ? [shape[0], shape[1]] : undefined),
+    read: (name) => checkpoint.readF32(name),
+    quantize: (w, rows, cols) => quantizeBlockwise(w, rows, cols, bits, QUANT_BLOCK_SIZE[bits]),
+  });
 }
 
-/**
- * With exact products (MatMulNBits at accuracy level 0) the quantized graph multiplies by the same
- * float32 values as the f32 graph of the dequantized copy: they differ only in summation order. (The
- * default int8-activation products are bounded per product by core's MatMulNBits test.)
- */
-const SUMMATION_ORDER_BOUND = 1e-4;
 
-/** ‖a − b‖ / ‖b‖ */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
 
 /** The valid rows of `dir` encoded at q8/q4 with exact products, and by the f32 load of its dequantized copy. */
 async function quantizedAndDequantized(dir: string, bits: 4 | 8, adapter: boolean, encode: (encoder: ConformerEncoder) => Promise<EncodedAudio>) {

@@ -17,6 +17,26 @@ export function meanAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number 
   return a.length === 0 ? 0 : total / a.length;
 }
 
+/** ‖a − b‖ / ‖b‖ */
+export function relativeError(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`length mismatch: ${a.length} vs ${b.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff += (a[i] - b[i]) ** 2;
+    norm += b[i] ** 2;
+  }
+  return Math.sqrt(diff / norm);
+}
+
+/**
+ * A quantized graph with exact products (MatMulNBits at accuracy level 0) and the f32 graph of its
+ * dequantized copy multiply by the same float32 values: they differ only in summation order. (The
+ * default int8-activation products are bounded per product by core's MatMulNBits test; quantized
+ * quality is judged on the trained demo model, not on random weights.)
+ */
+export const SUMMATION_ORDER_BOUND = 1e-4;
+
 export function cosine(a: ArrayLike<number>, b: ArrayLike<number>): number {
   let dot = 0;
   let na = 0;

@@ -1,3 +1,3 @@
 export { checkpointFixtures, fixturesRoot, readJson, repoRoot, scratchDir, testCacheDir, textFixtures, tokenizerFixtures, type FixtureKind } from "./fixtures.js";
-export { NEAR_TIE, comparableGreedySteps, cosine, dequantizeBlocks, maxAbsDiff, meanAbsDiff } from "./compare.js";
-export { codecWithCodebookSize, legacyLayoutCopy, replacedMatricesCopy } from "./layouts.js";
+export { NEAR_TIE, SUMMATION_ORDER_BOUND, comparableGreedySteps, cosine, dequantizeBlocks, maxAbsDiff, meanAbsDiff, relativeError } from "./compare.js";
+export { codecWithCodebookSize, dequantizedCopy, legacyLayoutCopy } from "./layouts.js";

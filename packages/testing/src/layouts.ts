@@ -1,6 +1,7 @@
 /** Rewrites of a fixture folder into the other published layouts of the same checkpoint. */
 import { existsSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { dequantizeBlocks } from "./compare.js";
 import { readJson, scratchDir } from "./fixtures.js";
 
 /**
@@ -93,20 +94,25 @@ export function codecWithCodebookSize(fixture: string, entries: number): string 
 }
 
 /**
- * A copy of a checkpoint folder with some of its matrices replaced. `matrixOf(name, shape)` gives the
- * [rows, columns] a tensor is to be replaced as (a kernel-1 convolution [out, in, 1] as [out, in]), or
- * undefined to keep it; `replace` gets its values widened to float32 and returns the new ones, written
- * as F32 in the tensor's own shape. Every other tensor keeps its dtype and bytes; every other file
+ * A copy of a checkpoint folder whose quantized matrices are replaced by their blocks, dequantized by
+ * the independent reader (`dequantizeBlocks`), as F32. `matrixOf(name, shape)` gives the [rows, columns]
+ * a tensor is quantized as (a kernel-1 convolution [out, in, 1] as [out, in]), or undefined when the
+ * model does not quantize it; `read` widens a tensor to float32 and `quantize` makes the blocks (both
+ * lfmkit's, passed in by the test). Every other tensor keeps its dtype and bytes; every other file
  * (config, tokenizer, references) is linked.
  */
-export function replacedMatricesCopy(
+export function dequantizedCopy(
   dir: string,
-  matrixOf: (name: string, shape: readonly number[]) => readonly [rows: number, columns: number] | undefined,
-  replace: (values: Float32Array, rows: number, columns: number) => Float32Array,
+  model: {
+    matrixOf: (name: string, shape: readonly number[]) => readonly [rows: number, columns: number] | undefined;
+    read: (name: string) => Float32Array;
+    quantize: (values: Float32Array, rows: number, columns: number) => Parameters<typeof dequantizeBlocks>[0];
+  },
 ): string {
-  const out = scratchDir("replaced");
+  const out = scratchDir("dequantized");
   const weightFiles = safetensorsFiles(dir);
-  for (const file of weightFiles) writeFileSync(join(out, file), replacedFile(readFileSync(join(dir, file)), matrixOf, replace));
+  const replace = (name: string, rows: number, columns: number) => dequantizeBlocks(model.quantize(model.read(name), rows, columns), rows, columns);
+  for (const file of weightFiles) writeFileSync(join(out, file), replacedFile(readFileSync(join(dir, file)), model.matrixOf, replace));
   for (const name of readdirSync(dir)) {
     if (!weightFiles.includes(name)) symlinkSync(join(dir, name), join(out, name));
   }
@@ -126,7 +132,7 @@ type Header = Record<string, { dtype: string; shape: number[]; data_offsets: [nu
 function replacedFile(
   file: Buffer,
   matrixOf: (name: string, shape: readonly number[]) => readonly [number, number] | undefined,
-  replace: (values: Float32Array, rows: number, columns: number) => Float32Array,
+  replace: (name: string, rows: number, columns: number) => Float32Array,
 ): Buffer {
   const headerLength = Number(file.readBigUInt64LE(0));
   const { __metadata__: metadata, ...header }: Header & { __metadata__?: unknown } = JSON.parse(file.subarray(8, 8 + headerLength).toString("utf8"));
@@ -142,8 +148,7 @@ function replacedFile(
       const [rows, columns] = matrix;
       const count = shape.reduce((a, b) => a * b, 1);
       if (rows * columns !== count) throw new Error(`${name} [${shape}] is not a [${rows}, ${columns}] matrix`);
-      const replaced = replace(widened(name, dtype, bytes), rows, columns);
-      if (replaced.length !== count) throw new Error(`the replacement of ${name} has ${replaced.length} values, not ${count}`);
+      const replaced = replace(name, rows, columns);
       bytes = Buffer.from(replaced.buffer, replaced.byteOffset, replaced.byteLength);
       writtenDtype = "F32";
     }
@@ -155,23 +160,4 @@ function replacedFile(
   const length = Buffer.alloc(8);
   length.writeBigUInt64LE(BigInt(json.length));
   return Buffer.concat([length, json, ...parts]);
-}
-
-/** A tensor's F32, BF16 or F16 bytes as float32 values. */
-function widened(name: string, dtype: string, bytes: Buffer): Float32Array {
-  const aligned = new Uint8Array(bytes).buffer; // a copy, aligned for the typed views
-  if (dtype === "F32") return new Float32Array(aligned);
-  const halves = new Uint16Array(aligned);
-  if (dtype === "BF16") return new Float32Array(Uint32Array.from(halves, (h) => h << 16).buffer);
-  if (dtype === "F16") return Float32Array.from(halves, halfToFloat);
-  throw new Error(`${name} is ${dtype}, not a float tensor`);
-}
-
-function halfToFloat(h: number): number {
-  const sign = h & 0x8000 ? -1 : 1;
-  const exponent = (h >> 10) & 0x1f;
-  const mantissa = h & 0x3ff;
-  if (exponent === 0) return sign * mantissa * 2 ** -24;
-  if (exponent === 0x1f) return mantissa ? NaN : sign * Infinity;
-  return sign * (1 + mantissa / 1024) * 2 ** (exponent - 15);
 }

@@ -2,10 +2,9 @@
  * Parity with Hugging Face transformers on every LFM2 text fixture (dense and MoE), in the layout
  * the fixture was written in and in the older published layout.
  */
-import { copyFileSync } from "node:fs";
 import { basename, join } from "node:path";
-import { Checkpoint, quantizeBlockwise, writeSafetensors } from "@lfmkit/core";
-import { comparableGreedySteps, dequantizeBlocks, legacyLayoutCopy, maxAbsDiff, scratchDir, testCacheDir, textFixtures } from "@lfmkit/testing";
+import { Checkpoint, quantizeBlockwise } from "@lfmkit/core";
+import { comparableGreedySteps, legacyLayoutCopy, maxAbsDiff, testCacheDir, textFixtures, SUMMATION_ORDER_BOUND, dequantizedCopy as sharedDequantizedCopy, relativeError } from "@lfmkit/testing";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
 import { TextModel, generate } from "../src/index.js";
@@ -125,44 +124,15 @@ for (const fixture of fixtures) {
 }
 
 /**
- * With exact products both graphs multiply by the same float32 values and differ only in summation
- * order. (The default int8-activation products are bounded per product by core's MatMulNBits test,
- * and their quality is judged on the trained demo model, not on random weights.)
- */
-const SUMMATION_ORDER_BOUND = 1e-4;
-
-/** ‖a − b‖ / ‖b‖ */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let norm = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff += (a[i] - b[i]) ** 2;
-    norm += b[i] ** 2;
-  }
-  return Math.sqrt(diff / norm);
-}
-
-/**
  * A copy of a checkpoint whose every quantized weight (each matrix a linear layer reads, and the token
  * embedding table, whose rows the quantized graph reads as blocks too) is replaced by its blocks
  * dequantized by the independent reader, loaded at f32.
  */
 function dequantizedCopy(dir: string, bits: 4 | 8): string {
-  const out = scratchDir(`dequantized-q${bits}`);
   const checkpoint = Checkpoint.open(dir);
-  const bytes = (values: Float32Array) => new Uint8Array(values.buffer, values.byteOffset, values.byteLength);
-  const dequantized = (name: string) => {
-    const [rows, cols] = checkpoint.info(name).shape;
-    return dequantizeBlocks(quantizeBlockwise(checkpoint.readF32(name), rows, cols, bits), rows, cols);
-  };
-  const isQuantized = (name: string) => checkpoint.info(name).shape.length === 2 && !name.endsWith("feed_forward.gate.weight");
-  const tensors = checkpoint.names().map((name) => ({
-    name,
-    dtype: "F32" as const,
-    shape: checkpoint.info(name).shape,
-    bytes: () => bytes(isQuantized(name) ? dequantized(name) : checkpoint.readF32(name)),
-  }));
-  writeSafetensors(join(out, "model.safetensors"), tensors);
-  copyFileSync(join(dir, "config.json"), join(out, "config.json"));
-  return out;
+  return sharedDequantizedCopy(dir, {
+    matrixOf: (name, shape) => (shape.length === 2 && !name.endsWith("feed_forward.gate.weight") ? [shape[0], shape[1]] : undefined),
+    read: (name) => checkpoint.readF32(name),
+    quantize: (w, rows, cols) => quantizeBlockwise(w, rows, cols, bits),
+  });
 }
