@@ -87,6 +87,6 @@ describe("bad input: one line on stderr, non-zero exit", () => {
   });
 
   test("conflicting prompt options", () => {
-    expectOneLineError(lfm("generate", "--model", fixture, "--prompt", "a", "--raw", "b"), /exactly one of --prompt, --raw or --prompt-ids/);
+    expectOneLineError(lfm("generate", "--model", fixture, "--prompt", "a", "--raw", "b"), /exactly one of --prompt \(or --audio\), --raw or --prompt-ids/);
   });
 });
