@@ -35,6 +35,7 @@ program
   .option("--audio-temperature <t>", "audio code sampling temperature (default 1.0; 0 when --temperature is 0)")
   .option("--audio-top-k <k>", "audio code top-k (default 4)")
   .option("--max-tokens <n>", "most tokens to generate (LFM2-Audio: steps, text tokens and audio frames alike)", String(DEFAULT_MAX_TOKENS))
+  .option("--ignore-eos", "generate past end-of-sequence tokens, up to --max-tokens")
   .option("--temperature <t>", "0 = greedy (default: generation_config.json, else 0.3)")
   .option("--top-k <k>", "keep the k most likely tokens (0 = off)")
   .option("--top-p <p>", "nucleus sampling mass")

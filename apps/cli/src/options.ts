@@ -27,6 +27,7 @@ export const generateArgsSchema = z
     maxTiles: count.optional(),
     tiling: z.boolean().default(true),
     maxTokens: count.default(DEFAULT_MAX_TOKENS),
+    ignoreEos: z.boolean().default(false),
     temperature: z.coerce.number().min(0).optional(),
     topK: z.coerce.number().int().min(0).optional(),
     topP: z.coerce.number().gt(0).max(1).optional(),

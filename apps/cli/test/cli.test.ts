@@ -22,7 +22,8 @@ describe.each(textFixtures())("lfm generate on %s", (dir) => {
   const count = reference.generated_ids.length;
 
   test("--prompt-ids greedy prints the reference ids", () => {
-    const run = lfm("generate", "--model", dir, "--prompt-ids", reference.prompt_ids.join(","), "--max-tokens", String(count), "--temperature", "0", "--json");
+    // The reference continues greedily without stopping at end-of-sequence tokens.
+    const run = lfm("generate", "--model", dir, "--prompt-ids", reference.prompt_ids.join(","), "--max-tokens", String(count), "--temperature", "0", "--ignore-eos", "--json");
     expect(run.stderr).toBe("");
     expect(run.code).toBe(0);
     const out = lastJson(run.stdout);
@@ -37,7 +38,7 @@ describe.each(textFixtures())("lfm generate on %s", (dir) => {
   if (typeof reference.prompt === "string") {
     test("--prompt goes through the chat template to the reference prompt ids", () => {
       const user = reference.prompt.match(/<\|im_start\|>user\n([\s\S]*?)<\|im_end\|>/)![1];
-      const run = lfm("generate", "--model", dir, "--prompt", user, "--max-tokens", String(count), "--temperature", "0", "--json");
+      const run = lfm("generate", "--model", dir, "--prompt", user, "--max-tokens", String(count), "--temperature", "0", "--ignore-eos", "--json");
       expect(run.code).toBe(0);
       const out = lastJson(run.stdout);
       expect(out.prompt_ids).toEqual(reference.prompt_ids);

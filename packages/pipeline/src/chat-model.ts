@@ -19,6 +19,8 @@ export interface ChatOptions extends RequestedSampling {
   maxTokens?: number;
   /** Generation ends when the text contains one of these; the stop string is not returned. */
   stop?: readonly string[];
+  /** Generate past end-of-sequence tokens, up to `maxTokens` (as llama.cpp's --ignore-eos). */
+  ignoreEos?: boolean;
   /** Speak the answer (models that can): `audio` events with samples as they are generated. */
   speech?: boolean;
   /** LFM2-Audio's generation loop; default interleaved when speaking, else sequential. */

@@ -24,7 +24,7 @@ export async function* decode(
 ): AsyncGenerator<ChatEvent> {
   const promptIds = [...prompt.key.ids];
   const sampling = samplingFor(model.path, options);
-  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, signal: options.signal, state: prompt.state };
+  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, stopTokenIds: options.ignoreEos ? [] : undefined, signal: options.signal, state: prompt.state };
   const input = prompt.embeddings ? { ids: promptIds, embeddings: prompt.embeddings } : promptIds;
   const calls = new ToolCallSplitter(toolCallMarkers(tokenizer), (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));
   for await (const event of generate(model, tokenizer, input, settings)) {

@@ -3,7 +3,7 @@
  * (a folder's config.json `model_type` / `architectures`, or its reference.json), so the suite runs on
  * any fixture set of the same layout (`LFMKIT_FIXTURES=/path/to/set`).
  */
-import { existsSync, mkdtempSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, readdirSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,9 +30,10 @@ export function readJson<T = any>(path: string): T {
 
 function fixtureDirs(): string[] {
   const root = fixturesRoot();
-  return readdirSync(root, { withFileTypes: true })
-    .filter((d) => d.isDirectory())
-    .map((d) => join(root, d.name))
+  // Folders may be links (a fixture set assembled from others).
+  return readdirSync(root)
+    .map((name) => join(root, name))
+    .filter((path) => statSync(path).isDirectory())
     .sort();
 }
 
