@@ -1,6 +1,7 @@
 /**
  * Decoder states kept after each answer, keyed by the prompt positions they have seen, so a request
- * that extends one (the next turn of a conversation) prefills only its new tokens. A state can only be
+ * that extends one (the next turn of a conversation) prefills only its new tokens. States are handed
+ * over, never copied, so reuse costs no time that grows with the conversation. A state can only be
  * continued from its end (a conv state cannot be rewound), so an entry serves prompts that extend all of
  * it. Images are part of the key: a prompt's image tokens match only where the same images stand.
  */
@@ -29,8 +30,11 @@ export class PrefixCache {
   ) {}
 
   /**
-   * A copy of the longest kept state whose positions the prompt starts with and goes beyond, with the
-   * number of images those positions hold.
+   * The longest kept state whose positions the prompt starts with and goes beyond, with the number of
+   * images those positions hold. The entry is handed over, not copied: the request continues it, and
+   * keeps the state after its own answer, which supersedes it (a conversation's earlier states are never
+   * a prefix of its later prompts; a regenerated answer extends the state before the last answer, which
+   * was not kept as such either).
    */
   take(prompt: PromptKey): { state: DecoderState; images: number } | undefined {
     let best: Entry | undefined;
@@ -40,21 +44,21 @@ export class PrefixCache {
       if (ids.every((id, i) => prompt.ids[i] === id) && images.every((digest, i) => prompt.images[i] === digest)) best = entry;
     }
     if (!best) return undefined;
-    this.entries = [...this.entries.filter((e) => e !== best), best];
-    return { state: best.state.clone(), images: best.key.images.length };
+    this.entries = this.entries.filter((e) => e !== best);
+    this.held -= best.bytes;
+    return { state: best.state, images: best.key.images.length };
   }
 
   /**
-   * Keeps a compact copy of `state` (no cache headroom), which has seen exactly the positions of `key`,
-   * evicting the least recently used beyond the budget.
+   * Keeps `state` (its request is done with it), which has seen exactly the positions of `key`, evicting
+   * the least recently used beyond the budget.
    */
   keep(key: PromptKey, state: DecoderState): void {
     if (this.budgetBytes === 0 || state.position !== key.ids.length) return;
-    const kept = state.clone();
-    const bytes = kept.bytes;
+    const bytes = state.bytes;
     if (bytes > this.budgetBytes) return;
     this.entries = this.entries.filter((e) => !sameKey(e.key, key));
-    this.entries.push({ key, state: kept, bytes });
+    this.entries.push({ key, state, bytes });
     this.held = this.entries.reduce((n, e) => n + e.bytes, 0);
     while (this.held > this.budgetBytes) this.held -= this.entries.shift()!.bytes;
   }

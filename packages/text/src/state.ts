@@ -22,15 +22,6 @@ export class DecoderState {
     return state;
   }
 
-  /** A copy that continues independently of this state. */
-  clone(): DecoderState {
-    return new DecoderState(
-      this.position,
-      new Map([...this.convStates].map(([layer, conv]) => [layer, conv.slice()])),
-      new Map([...this.caches].map(([layer, cache]) => [layer, cache.clone(this.position)])),
-    );
-  }
-
   /** Bytes held by the conv states and caches. */
   get bytes(): number {
     let total = 0;

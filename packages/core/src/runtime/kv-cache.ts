@@ -26,19 +26,6 @@ export class KvCache {
     this.emptySlot = new Float32Array(kvHeads * headDim);
   }
 
-  /**
-   * A copy holding the first `kept` positions in buffers of exactly that capacity: a snapshot to keep,
-   * with no headroom (growing it again when it is continued costs one copy of the rows).
-   */
-  clone(kept: number): KvCache {
-    const copy = new KvCache(this.kvHeads, this.headDim);
-    copy.capacity = kept;
-    copy.keys = new Float32Array(this.kvHeads * kept * this.headDim);
-    copy.valuesTransposed = new Float32Array(this.kvHeads * this.headDim * kept);
-    copy.copyRows(this, kept);
-    return copy;
-  }
-
   /** Bytes held by the buffers. */
   get bytes(): number {
     return this.keys.byteLength + this.valuesTransposed.byteLength;

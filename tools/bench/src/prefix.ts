@@ -1,0 +1,223 @@
+#!/usr/bin/env node
+/**
+ * `pnpm bench:prefix` — prefix reuse over a 20-turn conversation with the demo model
+ * (models/lfmkit-demo), on the playground's chat path: `VisionLanguageChat.load` from
+ * @lfmkit/pipeline, greedy, each turn sending the whole history (system prompt, every earlier
+ * question and answer, the new question). Measured per turn, with the default `prefixCacheBytes`
+ * (reuse: the turn prefills only what follows the kept state of the last answer) and with
+ * `prefixCacheBytes: 0` (the whole history re-prefilled): time to first token, from the chat() call
+ * to the first streamed token (template, tokenization, prefix lookup and state copy, prefill, first
+ * sample). The peer is the full re-prefill of the same history.
+ *
+ * Acceptance: turn 20 ≤ 1.3 × turn 2 with reuse, while the re-prefill grows with the history; the
+ * answers must be identical with and without reuse (asserted: a difference is reported and the
+ * process exits non-zero after writing the results).
+ *
+ * Each (mode, repetition) is a fresh child process (one untimed warm-up answer, then the conversation);
+ * modes alternate; per-turn medians over `--reps`. Writes results/prefix.json.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { VisionLanguageChat, type Message } from "@lfmkit/pipeline";
+import { Command } from "commander";
+import { z } from "zod";
+import { BENCH_ROOT, against, answer, childSpec, fixed, gb, median, printTable, runChild, verdict, writeResults } from "./harness.js";
+
+const SCRIPT = fileURLToPath(import.meta.url);
+const ACCEPT_TURN20_OVER_TURN2 = 1.3;
+
+const SYSTEM =
+  "You are the lfmkit demo assistant, a small dictionary that runs entirely on this computer. " +
+  "When someone asks what a word means, give the word, its part of speech in parentheses, and one short " +
+  "definition of its most common sense, in a single sentence. Keep answers brief and plain; do not add " +
+  "examples, synonyms, or etymology unless asked. If you are shown a picture of simple shapes, name each " +
+  "shape with its color and where it sits in the picture. Earlier questions in this conversation are " +
+  "independent of the new one: answer only the latest question.";
+
+/** Questions beyond the demo model's reference.json ones, in the same styles. */
+const GENERIC_QUESTIONS = [
+  "Define mountain.",
+  "What does “river” mean?",
+  "What is a piano?",
+  "Define happiness.",
+  "What does “bridge” mean?",
+  "What is a garden?",
+  "Define library.",
+  "What does “winter” mean?",
+  "What is a candle?",
+  "Define friendship.",
+  "What does “forest” mean?",
+  "What is a telescope?",
+  "Define journey.",
+  "What does “harbor” mean?",
+  "What is a lantern?",
+];
+
+interface Spec {
+  model: string;
+  threads: number;
+  reuse: boolean;
+  system: string;
+  questions: string[];
+  maxTokens: number;
+}
+
+interface Turn {
+  timeToFirstTokenMs: number;
+  libraryTimeToFirstTokenMs: number;
+  prefillMs: number;
+  totalMs: number;
+  promptTokens: number;
+  cachedPromptTokens: number;
+  ids: number[];
+  text: string;
+}
+
+async function child(spec: Spec): Promise<void> {
+  const chat = await VisionLanguageChat.load(spec.model, { threads: spec.threads, ...(spec.reuse ? {} : { prefixCacheBytes: 0 }) });
+  for await (const _ of chat.chat([{ role: "user", content: "Define warm." }], { temperature: 0, maxTokens: 8 })); // warm-up, not timed
+  const history: Message[] = [{ role: "system", content: spec.system }];
+  const turns: Turn[] = [];
+  for (const question of spec.questions) {
+    history.push({ role: "user", content: question });
+    const start = performance.now();
+    let first: number | undefined;
+    let turn: Turn | undefined;
+    for await (const event of chat.chat(history, { temperature: 0, maxTokens: spec.maxTokens })) {
+      first ??= performance.now() - start;
+      if (event.type === "done") {
+        turn = {
+          timeToFirstTokenMs: first,
+          libraryTimeToFirstTokenMs: event.timings.timeToFirstTokenMs,
+          prefillMs: event.timings.prefillMs,
+          totalMs: performance.now() - start,
+          promptTokens: event.usage.promptTokens,
+          cachedPromptTokens: event.usage.cachedPromptTokens,
+          ids: event.ids,
+          text: event.text,
+        };
+      }
+    }
+    turns.push(turn!);
+    history.push({ role: "assistant", content: turn!.text });
+  }
+  const keptBytes = chat.keptBytes;
+  await chat.dispose();
+  answer({ turns, keptBytes });
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("bench:prefix")
+    .option("--model <dir>", "the model folder", join(BENCH_ROOT, "..", "..", "models", "lfmkit-demo"))
+    .option("--reps <n>", "conversations per mode (per-turn medians)", "3")
+    .option("--threads <n>", "ONNX Runtime intra-op threads", "2")
+    .option("--turns <n>", "conversation turns", "20")
+    .option("--max-tokens <n>", "longest answer", "64")
+    .option("--cache-dir <dir>", "graph cache (default: the library's)");
+  program.parse();
+  const args = z
+    .object({
+      model: z.string(),
+      reps: z.coerce.number().int().positive(),
+      threads: z.coerce.number().int().positive(),
+      turns: z.coerce.number().int().min(2),
+      maxTokens: z.coerce.number().int().positive(),
+      cacheDir: z.string().optional(),
+    })
+    .parse(program.opts());
+  const started = performance.now();
+  const reference = JSON.parse(readFileSync(join(args.model, "reference.json"), "utf8")) as { samples: { prompt: string; image?: string }[] };
+  const questions = [...reference.samples.filter((s) => !s.image).map((s) => s.prompt), ...GENERIC_QUESTIONS];
+  while (questions.length < args.turns) questions.push(...GENERIC_QUESTIONS);
+  questions.length = args.turns;
+  const cacheDir = args.cacheDir ?? process.env.LFMKIT_CACHE_DIR ?? join(process.env.HOME ?? "/tmp", ".cache", "lfmkit");
+
+  const runs: Record<"reuse" | "full", { turns: Turn[]; keptBytes: number; peakRssBytes: number }[]> = { reuse: [], full: [] };
+  for (let rep = 0; rep < args.reps; rep++) {
+    for (const mode of ["reuse", "full"] as const) {
+      process.stderr.write(`prefix: ${mode} conversation ${rep + 1}/${args.reps}\n`);
+      const spec: Spec = { model: args.model, threads: args.threads, reuse: mode === "reuse", system: SYSTEM, questions, maxTokens: args.maxTokens };
+      runs[mode].push(runChild(SCRIPT, spec, cacheDir));
+    }
+  }
+
+  const all = [...runs.reuse, ...runs.full];
+  const turns = questions.map((question, i) => {
+    const at = (mode: "reuse" | "full", pick: (t: Turn) => number) => median(runs[mode].map((r) => pick(r.turns[i])));
+    const answers = all.map((r) => r.turns[i].ids.join(","));
+    const identical = answers.every((a) => a === answers[0]);
+    return {
+      turn: i + 1,
+      question,
+      promptTokens: runs.full[0].turns[i].promptTokens,
+      cachedPromptTokensWithReuse: median(runs.reuse.map((r) => r.turns[i].cachedPromptTokens)),
+      answerTokens: runs.full[0].turns[i].ids.length,
+      timeToFirstTokenMs: { reuse: +at("reuse", (t) => t.timeToFirstTokenMs).toFixed(2), full: +at("full", (t) => t.timeToFirstTokenMs).toFixed(2) },
+      prefillMs: { reuse: +at("reuse", (t) => t.prefillMs).toFixed(2), full: +at("full", (t) => t.prefillMs).toFixed(2) },
+      /** Before the decoder runs: template, tokenization, prefix lookup and state copy, embedding. */
+      beforePrefillMs: {
+        reuse: +at("reuse", (t) => t.timeToFirstTokenMs - t.libraryTimeToFirstTokenMs).toFixed(2),
+        full: +at("full", (t) => t.timeToFirstTokenMs - t.libraryTimeToFirstTokenMs).toFixed(2),
+      },
+      identical,
+      answer: runs.full[0].turns[i].text,
+      ...(identical ? {} : { answersWithReuse: runs.reuse.map((r) => r.turns[i].text), answersWithoutReuse: runs.full.map((r) => r.turns[i].text) }),
+    };
+  });
+  const last = turns.at(-1)!;
+  const second = turns[1];
+  const reuseGrowth = against(last.timeToFirstTokenMs.reuse / second.timeToFirstTokenMs.reuse, ACCEPT_TURN20_OVER_TURN2, "max");
+  const fullGrowth = last.timeToFirstTokenMs.full / second.timeToFirstTokenMs.full;
+  const identical = turns.every((t) => t.identical);
+  const summary = {
+    date: new Date().toISOString(),
+    model: args.model,
+    threads: args.threads,
+    reps: args.reps,
+    maxTokens: args.maxTokens,
+    systemPrompt: SYSTEM,
+    peer: "the same conversation with prefixCacheBytes: 0 (every turn re-prefills the whole history)",
+    method:
+      "each (mode, rep) a fresh process: VisionLanguageChat.load, one untimed warm-up answer, then the conversation, greedy; time to first token = chat() call → first streamed event; per-turn medians",
+    acceptance: {
+      [`reuse turn ${last.turn} ÷ turn 2 (≤ ${ACCEPT_TURN20_OVER_TURN2})`]: reuseGrowth,
+      [`re-prefill turn ${last.turn} ÷ turn 2 (grows with the history)`]: { value: +fullGrowth.toFixed(3), promptTokensRatio: +(last.promptTokens / second.promptTokens).toFixed(3), grows: fullGrowth > 1 },
+      [`reuse ÷ re-prefill at turn ${last.turn}`]: +(last.timeToFirstTokenMs.reuse / last.timeToFirstTokenMs.full).toFixed(3),
+      outputsIdentical: identical,
+    },
+    keptBytesAfterConversation: gb(median(runs.reuse.map((r) => r.keptBytes))),
+    peakRssGB: { reuse: gb(median(runs.reuse.map((r) => r.peakRssBytes))), full: gb(median(runs.full.map((r) => r.peakRssBytes))) },
+    turns,
+    wallSeconds: Math.round((performance.now() - started) / 1000),
+  };
+  writeResults("prefix", summary);
+
+  console.log(`\nprefix reuse, ${args.model.split("/").at(-1)}, ${args.turns} turns, ${args.threads} threads, medians of ${args.reps} conversations per mode`);
+  printTable([
+    ["turn", "prompt tok", "cached tok", "TTFT reuse ms", "(before / prefill)", "TTFT re-prefill ms", "(before / prefill)", "re-prefill ÷ reuse", "same answer"],
+    ...turns.map((t) => [
+      String(t.turn),
+      String(t.promptTokens),
+      fixed(t.cachedPromptTokensWithReuse, 0),
+      fixed(t.timeToFirstTokenMs.reuse, 2),
+      `${fixed(t.beforePrefillMs.reuse)} / ${fixed(t.prefillMs.reuse)}`,
+      fixed(t.timeToFirstTokenMs.full, 2),
+      `${fixed(t.beforePrefillMs.full)} / ${fixed(t.prefillMs.full)}`,
+      fixed(t.timeToFirstTokenMs.full / t.timeToFirstTokenMs.reuse, 2),
+      t.identical ? "yes" : "NO",
+    ]),
+  ]);
+  console.log("(before: from the chat() call until the decoder runs — template, tokenization, prefix lookup and state copy, embedding; prefill: the decoder to the first logits)");
+  console.log("\nacceptance:");
+  console.log(`  reuse: turn ${last.turn} ÷ turn 2 = ${verdict(reuseGrowth, "max")}`);
+  console.log(`  re-prefill: turn ${last.turn} ÷ turn 2 = ${fullGrowth.toFixed(2)} (prompt ${second.promptTokens} → ${last.promptTokens} tokens) — ${fullGrowth > 1 ? "grows" : "does NOT grow"} with the history`);
+  console.log(`  outputs identical with and without reuse: ${identical ? "yes (all turns, all runs)" : `NO (turns ${turns.filter((t) => !t.identical).map((t) => t.turn).join(", ")})`}`);
+  console.log(`\nwrote results/prefix.json (${summary.wallSeconds} s)`);
+  if (!identical) process.exitCode = 1;
+}
+
+const spec = childSpec<Spec>();
+if (spec) await child(spec);
+else await main();
