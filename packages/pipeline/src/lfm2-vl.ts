@@ -21,6 +21,7 @@ import {
 import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
 import { decode, digestOf, refuseAudioGeneration } from "./generation.js";
 import { PrefixCache } from "./prefix-cache.js";
+import { PromptTokens } from "./prompt-tokens.js";
 import { mediaSource } from "./media.js";
 import { partsOf, type Message } from "./messages.js";
 import { templateMessages } from "./template-messages.js";
@@ -43,7 +44,11 @@ export class VisionLanguageChat implements ChatModel {
     private readonly imageTokenId: number,
     private readonly maxImagePixels: number | undefined,
     readonly prefixes: PrefixCache,
-  ) {}
+  ) {
+    this.promptTokens = new PromptTokens(tokenizer);
+  }
+
+  private readonly promptTokens: PromptTokens;
 
   static async load(path: string, options: VisionLanguageOptions = {}): Promise<VisionLanguageChat> {
     const { imageProcessor, maxImagePixels, prefixCacheBytes = DEFAULT_PREFIX_CACHE_BYTES, ...loadOptions } = options;
@@ -76,7 +81,7 @@ export class VisionLanguageChat implements ChatModel {
     );
     const template = this.tokenizer.applyChatTemplate(templateMessages(messages), { addGenerationPrompt: true, tools: options.tools ? [...options.tools] : undefined });
     const layouts = images.map((image) => imageLayout(image, this.imageSettings));
-    const ids = this.tokenizer.encode(expandImagePlaceholders(template, layouts, this.imageSettings));
+    const ids = this.promptTokens.encode(expandImagePlaceholders(template, layouts, this.imageSettings));
     const key = { ids, images: images.map((image) => digestOf(image.data)) };
     const kept = this.prefixes.take(key);
     const start = kept?.state.position ?? 0;

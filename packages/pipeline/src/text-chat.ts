@@ -1,10 +1,11 @@
 /** LFM2 and LFM2-MoE (folders or GGUF files) behind the chat interface. */
 import { LfmkitError } from "@lfmkit/core";
-import { TextModel, chatPromptIds } from "@lfmkit/text";
+import { TextModel } from "@lfmkit/text";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { DEFAULT_PREFIX_CACHE_BYTES, type ChatEvent, type ChatModel, type ChatModelOptions, type ChatOptions } from "./chat-model.js";
 import { decode, refuseAudioGeneration } from "./generation.js";
 import { PrefixCache } from "./prefix-cache.js";
+import { PromptTokens } from "./prompt-tokens.js";
 import { partsOf, type Message } from "./messages.js";
 import { templateMessages } from "./template-messages.js";
 
@@ -15,7 +16,11 @@ export class TextChat implements ChatModel {
     readonly model: TextModel,
     readonly tokenizer: TextTokenizer,
     readonly prefixes: PrefixCache,
-  ) {}
+  ) {
+    this.promptTokens = new PromptTokens(tokenizer);
+  }
+
+  private readonly promptTokens: PromptTokens;
 
   static async load(path: string, options: ChatModelOptions = {}): Promise<TextChat> {
     const { prefixCacheBytes = DEFAULT_PREFIX_CACHE_BYTES, ...loadOptions } = options;
@@ -36,7 +41,8 @@ export class TextChat implements ChatModel {
     for (const kind of ["image", "audio"] as const) {
       if (partsOf(messages, kind).length > 0) throw new LfmkitError(`this is a text-only model: it cannot take ${kind} input`, this.path);
     }
-    return this.complete(chatPromptIds(this.tokenizer, templateMessages(messages), options.tools), options);
+    const text = this.tokenizer.applyChatTemplate(templateMessages(messages), { addGenerationPrompt: true, tools: options.tools ? [...options.tools] : undefined });
+    return this.complete(this.promptTokens.encode(text), options);
   }
 
   complete(promptIds: readonly number[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
