@@ -49,9 +49,8 @@ const QKV_PROJECTION = /^(.*)\.self_attn\.(q|k|v)_proj\.weight$/;
 export function openMimiCheckpoint(path: string): MimiCheckpoint {
   const folder = statSync(path, { throwIfNoEntry: false })?.isFile() ? undefined : path;
   const checkpoint = folder === undefined ? Checkpoint.openFile(path) : Checkpoint.open(folder);
-  const source = (name: string): WeightSource => ({ name, shape: checkpoint.info(name).shape, read: () => checkpoint.readF32(name) });
   const has = (name: string) => checkpoint.has(name);
-  const own = (name: string) => (has(name) ? source(name) : undefined);
+  const own = (name: string) => checkpoint.source(name);
   if (has("encoder.layers.0.conv.weight")) return { naming: "transformers", folder, files: checkpoint.files, find: own };
   if (!has("encoder.model.0.conv.conv.weight")) {
     throw new LfmkitError("holds no Mimi encoder (neither encoder.layers.0.conv.weight nor encoder.model.0.conv.conv.weight)", path);
@@ -65,7 +64,7 @@ export function openMimiCheckpoint(path: string): MimiCheckpoint {
       const qkv = QKV_PROJECTION.exec(moshiName);
       if (!qkv) return own(moshiName);
       const fused = MOSHI_FUSED_QKV.map((n) => `${qkv[1]}.${n}`).find(has);
-      return fused === undefined ? undefined : rowBlock(source(fused), qkv[2] as "q" | "k" | "v");
+      return fused === undefined ? undefined : rowBlock(own(fused)!, qkv[2] as "q" | "k" | "v");
     },
   };
 }

@@ -4,6 +4,7 @@ import { z } from "zod";
 import { DTYPE_BYTES, isDtype, widenToF32, type Dtype } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
 import { readFileRange } from "./file-range.js";
+import type { WeightSource } from "./weights.js";
 
 export interface TensorInfo {
   readonly name: string;
@@ -96,6 +97,11 @@ export class Checkpoint {
 
   names(): string[] {
     return [...this.tensors.keys()];
+  }
+
+  /** The tensor as a `WeightSource` the graph builders read when they need it; undefined when absent. */
+  source(name: string): WeightSource | undefined {
+    return this.has(name) ? { name, shape: this.info(name).shape, read: () => this.readF32(name) } : undefined;
   }
 
   has(name: string): boolean {

@@ -207,7 +207,7 @@ export class Depthformer {
 
   static async load(dir: string, config: LFM2AudioConfig, options: DepthformerLoadOptions): Promise<Depthformer> {
     const checkpoint = Checkpoint.open(dir);
-    const w = new Weights((name) => (checkpoint.has(name) ? { name, shape: checkpoint.info(name).shape, read: () => checkpoint.readF32(name) } : undefined), dir, options.precision);
+    const w = new Weights((name) => checkpoint.source(name), dir, options.precision);
     const shape = readShape(w, config);
     const offsets = checkpoint.has("codebook_offsets") ? checkpoint.readInts("codebook_offsets") : Array.from({ length: shape.codebooks }, (_, i) => i * shape.vocab);
     if (offsets.length !== shape.codebooks || offsets.some((o) => o < 0 || o + shape.vocab > shape.codebooks * shape.vocab)) {

@@ -26,7 +26,7 @@ function openFolder(dir: string): TextCheckpoint {
     files: checkpoint.files,
     weight: (name) => {
       const found = [prefix + name, name].find((n) => checkpoint.has(n));
-      return found === undefined ? undefined : { name: found, shape: checkpoint.info(found).shape, read: () => checkpoint.readF32(found) };
+      return found === undefined ? undefined : checkpoint.source(found);
     },
   };
 }

@@ -94,7 +94,7 @@ export class VisionEncoder {
     const checkpoint = Checkpoint.open(dir);
     const precision = linearPrecision(settings);
     const weights = new Weights(
-      (name) => (checkpoint.has(name) ? { name, shape: checkpoint.info(name).shape, read: () => checkpoint.readF32(name) } : undefined),
+      (name) => checkpoint.source(name),
       dir,
       precision,
     );

@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ConformerEncoder, MimiCodec, logMel, readLogMelSettings, type MimiCodes } from "@lfmkit/audio";
-import type { WeightFormat } from "@lfmkit/core";
+import { weightFormatSchema, type WeightFormat } from "@lfmkit/core";
 import { Command } from "commander";
 import { z } from "zod";
 import { DEFAULT_FIXTURES, DEFAULT_WORK, against, answer, childSpec, fixed, gb, median, printTable, runChild, verdict, writeResults } from "./harness.js";
@@ -150,7 +150,7 @@ async function main(): Promise<void> {
     .object({
       reps: z.coerce.number().int().positive(),
       threads: z.coerce.number().int().positive(),
-      formats: z.string().transform((s) => s.split(",").map((f) => z.enum(["f32", "q8", "q4"]).parse(f.trim()))),
+      formats: z.string().transform((s) => s.split(",").map((f) => weightFormatSchema.parse(f.trim()))),
       seconds: z.coerce.number().positive(),
       work: z.string(),
       fixtures: z.string(),

@@ -21,7 +21,7 @@
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { codesFromFrames } from "@lfmkit/audio";
-import { Sampler, type WeightFormat } from "@lfmkit/core";
+import { Sampler, type WeightFormat, weightFormatSchema } from "@lfmkit/core";
 import { AudioChat, type Message } from "@lfmkit/pipeline";
 import { Command } from "commander";
 import { z } from "zod";
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
     .object({
       reps: z.coerce.number().int().positive(),
       threads: z.coerce.number().int().positive(),
-      formats: z.string().transform((s) => s.split(",").map((f) => z.enum(["f32", "q8", "q4"]).parse(f.trim()))),
+      formats: z.string().transform((s) => s.split(",").map((f) => weightFormatSchema.parse(f.trim()))),
       questionSeconds: z.coerce.number().positive(),
       steps: z.coerce.number().int().positive(),
       seed: z.coerce.number().int(),

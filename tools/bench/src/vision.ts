@@ -23,7 +23,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { GraphBuilder, argmax, openSession, ops, ort, type WeightFormat } from "@lfmkit/core";
+import { GraphBuilder, argmax, openSession, ops, ort, type WeightFormat, weightFormatSchema } from "@lfmkit/core";
 import { VisionLanguageChat } from "@lfmkit/pipeline";
 import { decodeImage, expandImagePlaceholders, imageLayout, preprocessImages, readVisionConfig, type VisionConfig } from "@lfmkit/vision";
 import { Command, Option } from "commander";
@@ -226,7 +226,7 @@ async function main(): Promise<void> {
     .object({
       reps: z.coerce.number().int().positive(),
       threads: z.coerce.number().int().positive(),
-      formats: z.string().transform((s) => s.split(",").map((f) => z.enum(["f32", "q8", "q4"]).parse(f.trim()))),
+      formats: z.string().transform((s) => s.split(",").map((f) => weightFormatSchema.parse(f.trim()))),
       thumbnail: z.enum(["on", "off"]),
       chatCheck: z.enum(["on", "off"]),
       work: z.string(),
