@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import type { JobsOptions } from "bullmq";
 import { z } from "zod";
 import { chatJobSchema, type ChatJob } from "../job-contract.js";
+import { resultRecordSchema } from "../result-record.js";
 
 export const DEFAULT_QUEUE_NAME = "lfmkit";
 export const DEFAULT_ATTEMPTS = 3;
@@ -16,6 +17,19 @@ export const queuedJobSchema = z.object({
 });
 
 export type QueuedJob = z.output<typeof queuedJobSchema>;
+
+/**
+ * What a worker returns for a job: the result record, with what the submitter must check before
+ * taking it (the fingerprint of the job that ran) and report (the attempt it took), so the
+ * completion event alone is enough to collect it.
+ */
+export const queuedResultSchema = z.object({
+  fingerprint: z.string(),
+  attempt: z.number().int().positive(),
+  record: resultRecordSchema,
+});
+
+export type QueuedResult = z.output<typeof queuedResultSchema>;
 
 /**
  * The BullMQ job id of a record id, one to one. BullMQ refuses custom ids that are integers ("42")

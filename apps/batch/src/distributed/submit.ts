@@ -2,10 +2,10 @@
 import { Queue, QueueEvents } from "bullmq";
 import type { JobSource } from "../job-source.js";
 import { Progress, type Summary } from "../progress.js";
-import { isErrorRecord, type ResultRecord } from "../result-record.js";
+import { isErrorRecord } from "../result-record.js";
 import type { ResultsFile } from "../results-file.js";
 import { Collector } from "./collector.js";
-import { jobOptions, queueJobId, queuedJob, type QueuedJob } from "./queued-job.js";
+import { jobOptions, queueJobId, queuedJob, type QueuedJob, type QueuedResult } from "./queued-job.js";
 import type { RedisLink } from "./redis-link.js";
 
 export interface SubmitOptions {
@@ -16,7 +16,7 @@ export interface SubmitOptions {
 const ENQUEUE_CHUNK = 200;
 
 export async function submitAndCollect(source: JobSource, results: ResultsFile, link: RedisLink, options: SubmitOptions): Promise<Summary> {
-  const queue = new Queue<QueuedJob, ResultRecord>(options.queueName, { connection: link.connection });
+  const queue = new Queue<QueuedJob, QueuedResult>(options.queueName, { connection: link.connection });
   const events = new QueueEvents(options.queueName, { connection: link.connection });
   link.watch(queue);
   link.watch(events);
@@ -24,9 +24,8 @@ export async function submitAndCollect(source: JobSource, results: ResultsFile, 
 
   const progress = new Progress(source.total, results.path);
   const collector = new Collector(queue, results, progress);
-  const collect = ({ jobId }: { jobId: string }) => void collector.collect(jobId).catch(() => {}); // a failed look is retried by the sweep
-  events.on("completed", collect);
-  events.on("failed", collect);
+  events.on("completed", ({ jobId, returnvalue }) => collector.completed(jobId, returnvalue));
+  events.on("failed", ({ jobId }) => void collector.collect(jobId).catch(() => {})); // a failed look is retried by the sweep
 
   await link.race(enqueue(source, results, progress, queue, collector, options.attempts));
   await link.race(collector.finished());
@@ -40,7 +39,7 @@ export async function submitAndCollect(source: JobSource, results: ResultsFile, 
  * in BullMQ, so submitting the same input again (or after a crash) never runs a job twice: it only
  * collects what is there.
  */
-async function enqueue(source: JobSource, results: ResultsFile, progress: Progress, queue: Queue<QueuedJob, ResultRecord>, collector: Collector, attempts: number): Promise<void> {
+async function enqueue(source: JobSource, results: ResultsFile, progress: Progress, queue: Queue<QueuedJob, QueuedResult>, collector: Collector, attempts: number): Promise<void> {
   let chunk: QueuedJob[] = [];
   const flush = async () => {
     for (const { job, fingerprint } of chunk) collector.expect(queueJobId(job.id), { recordId: job.id, fingerprint });

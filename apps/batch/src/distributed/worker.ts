@@ -8,8 +8,8 @@ import { hostname } from "node:os";
 import type { ChatModel } from "@lfmkit/pipeline";
 import { UnrecoverableError, Worker, type Job } from "bullmq";
 import { runJob } from "../run-job.js";
-import { isErrorRecord, type ResultRecord } from "../result-record.js";
-import { queuedJobSchema } from "./queued-job.js";
+import { isErrorRecord } from "../result-record.js";
+import { queuedJobSchema, type QueuedResult } from "./queued-job.js";
 import type { RedisLink } from "./redis-link.js";
 
 export interface WorkerSettings {
@@ -26,7 +26,7 @@ export interface WorkerSettings {
 }
 
 export async function runWorker(loading: Promise<ChatModel>, link: RedisLink, settings: WorkerSettings, log: (line: string) => void): Promise<void> {
-  const worker = new Worker<unknown, ResultRecord>(settings.queueName, async (job) => processJob(await loading, job, settings.audioDir, log), {
+  const worker = new Worker<unknown, QueuedResult>(settings.queueName, async (job) => processJob(await loading, job, settings.audioDir, log), {
     connection: link.connection,
     name: `${hostname()}:${process.pid}`,
     autorun: false,
@@ -51,12 +51,12 @@ export async function runWorker(loading: Promise<ChatModel>, link: RedisLink, se
   }
 }
 
-async function processJob(model: ChatModel, job: Job<unknown, ResultRecord>, audioDir: string, log: (line: string) => void): Promise<ResultRecord> {
+async function processJob(model: ChatModel, job: Job<unknown, QueuedResult>, audioDir: string, log: (line: string) => void): Promise<QueuedResult> {
   const parsed = queuedJobSchema.safeParse(job.data);
   if (!parsed.success) throw new UnrecoverableError("not an lfmkit batch job");
   const { id } = parsed.data.job;
   log(`started ${id}`);
   const record = await runJob(model, parsed.data.job, audioDir);
   log(isErrorRecord(record) ? `finished ${id} (error: ${record.error.code})` : `finished ${id}`);
-  return record;
+  return { fingerprint: parsed.data.fingerprint, attempt: job.attemptsStarted, record };
 }
