@@ -34,7 +34,7 @@ export async function* decode(
       continue;
     }
     const seen = [...promptIds, ...event.ids].slice(0, event.state.position);
-    prefixes.keep({ ids: seen, images: prompt.key.images }, event.state);
+    prefixes.keep({ ids: seen, images: prompt.key.images }, event.state, [event.promptEnd]);
     const { text, toolCalls } = calls.finish();
     const finishReason = toolCalls.length > 0 && event.finishReason === "stop" ? "tool_calls" : event.finishReason;
     yield { type: "done", finishReason, text, toolCalls, ids: event.ids, promptIds, usage: event.usage, timings: event.timings };

@@ -1,11 +1,16 @@
 /**
  * Decoder states kept after each answer, keyed by the prompt positions they have seen, so a request
  * that extends one (the next turn of a conversation) prefills only its new tokens. States are handed
- * over, never copied, so reuse costs no time that grows with the conversation. A state can only be
- * continued from its end (a conv state cannot be rewound), so an entry serves prompts that extend all of
- * it. Images are part of the key: a prompt's image tokens match only where the same images stand.
+ * over, never copied, so reuse costs no time that grows with the conversation.
+ *
+ * A state continues from its end, or from a mark taken right after its prompt: conv states cannot be
+ * computed backwards, but the mark keeps them (a few rows per conv layer), and the cached attention
+ * rows before a position never change. So a conversation whose last answer comes back tokenized
+ * differently from how it was generated (the model is free to emit a non-canonical tokenization),
+ * or edited by the user, still reuses everything up to that answer. Images are part of the key: a
+ * prompt's image tokens match only where the same images stand.
  */
-import type { DecoderState } from "@lfmkit/text";
+import type { DecoderState, StateMark } from "@lfmkit/text";
 
 export interface PromptKey {
   readonly ids: readonly number[];
@@ -16,6 +21,8 @@ export interface PromptKey {
 interface Entry {
   readonly key: PromptKey;
   readonly state: DecoderState;
+  /** Earlier points of `state` it can go back to, by position. */
+  readonly marks: readonly StateMark[];
   readonly bytes: number;
 }
 
@@ -30,35 +37,36 @@ export class PrefixCache {
   ) {}
 
   /**
-   * The longest kept state whose positions the prompt starts with and goes beyond, with the number of
-   * images those positions hold. The entry is handed over, not copied: the request continues it, and
-   * keeps the state after its own answer, which supersedes it (a conversation's earlier states are never
-   * a prefix of its later prompts; a regenerated answer extends the state before the last answer, which
-   * was not kept as such either).
+   * The kept state that covers the longest start of the prompt (leaving at least one position to
+   * prefill), moved to the end of that start, with the number of images those positions hold. The
+   * entry is handed over, not copied: the request continues it, and keeps the state after its own
+   * answer, which supersedes it.
    */
   take(prompt: PromptKey): { state: DecoderState; images: number } | undefined {
-    let best: Entry | undefined;
+    let best: { entry: Entry; position: number } | undefined;
     for (const entry of this.entries) {
-      const { ids, images } = entry.key;
-      if (ids.length >= prompt.ids.length || (best && ids.length <= best.key.ids.length)) continue;
-      if (ids.every((id, i) => prompt.ids[i] === id) && images.every((digest, i) => prompt.images[i] === digest)) best = entry;
+      if (!entry.key.images.every((digest, i) => prompt.images[i] === digest)) continue;
+      const position = resumePoint(entry, prompt.ids);
+      if (position > (best?.position ?? 0)) best = { entry, position };
     }
     if (!best) return undefined;
-    this.entries = this.entries.filter((e) => e !== best);
-    this.held -= best.bytes;
-    return { state: best.state, images: best.key.images.length };
+    const { entry, position } = best;
+    this.entries = this.entries.filter((e) => e !== entry);
+    this.held -= entry.bytes;
+    if (position < entry.state.position) entry.state.rewind(entry.marks.find((m) => m.position === position)!);
+    return { state: entry.state, images: entry.key.images.length };
   }
 
   /**
-   * Keeps `state` (its request is done with it), which has seen exactly the positions of `key`, evicting
-   * the least recently used beyond the budget.
+   * Keeps `state` (its request is done with it), which has seen exactly the positions of `key`, with
+   * the earlier points it can go back to; evicts the least recently used beyond the budget.
    */
-  keep(key: PromptKey, state: DecoderState): void {
+  keep(key: PromptKey, state: DecoderState, marks: readonly StateMark[] = []): void {
     if (this.budgetBytes === 0 || state.position !== key.ids.length) return;
     const bytes = state.bytes;
     if (bytes > this.budgetBytes) return;
     this.entries = this.entries.filter((e) => !sameKey(e.key, key));
-    this.entries.push({ key, state, bytes });
+    this.entries.push({ key, state, marks: marks.filter((m) => m.position > 0 && m.position < key.ids.length), bytes });
     this.held = this.entries.reduce((n, e) => n + e.bytes, 0);
     while (this.held > this.budgetBytes) this.held -= this.entries.shift()!.bytes;
   }
@@ -70,6 +78,25 @@ export class PrefixCache {
   get size(): number {
     return this.entries.length;
   }
+}
+
+/**
+ * The furthest point of an entry's state that a prompt can continue from (0: none): its end, if the
+ * prompt extends all of it, else its latest mark within the start they share. At least one prompt
+ * position must be left to prefill (it gives the first logits).
+ */
+function resumePoint({ key, marks }: Entry, prompt: readonly number[]): number {
+  const shared = sharedLength(key.ids, prompt);
+  if (shared === key.ids.length && shared < prompt.length) return shared;
+  return Math.max(0, ...marks.map((m) => m.position).filter((p) => p <= shared && p < prompt.length));
+}
+
+/** How many leading ids `a` and `b` share. */
+function sharedLength(a: readonly number[], b: readonly number[]): number {
+  const n = Math.min(a.length, b.length);
+  let i = 0;
+  while (i < n && a[i] === b[i]) i++;
+  return i;
 }
 
 function sameKey(a: PromptKey, b: PromptKey): boolean {

@@ -51,3 +51,12 @@ test.each([
     }
   });
 });
+
+test("an answer that comes back otherwise (edited, or tokenized differently) reuses everything before it, and answers exactly as without reuse", async () => {
+  const opening: Message[] = [{ role: "user", content: questions[1] }];
+  const first = await answer(reusing, opening);
+  const followUp: Message[] = [...opening, { role: "assistant", content: "A different answer." }, { role: "user", content: questions[2] }];
+  const [withReuse, without] = [await answer(reusing, followUp), await answer(fresh, followUp)];
+  expect(withReuse.ids).toEqual(without.ids);
+  expect(withReuse.usage.cachedPromptTokens).toBe(first.promptIds.length);
+});

@@ -1,7 +1,7 @@
 import { LfmkitError, Sampler, type SamplingOptions } from "@lfmkit/core";
 import type { TextTokenizer } from "@lfmkit/tokenizer";
 import type { TextModel } from "./model.js";
-import type { DecoderState } from "./state.js";
+import type { DecoderState, StateMark } from "./state.js";
 import { DEFAULT_MAX_TOKENS } from "./policy.js";
 
 export interface GenerateOptions extends SamplingOptions {
@@ -39,7 +39,17 @@ export interface Timings {
 
 export type GenerationEvent =
   | { type: "token"; id: number; text: string }
-  | { type: "done"; finishReason: FinishReason; ids: number[]; text: string; usage: Usage; timings: Timings; state: DecoderState };
+  | {
+      type: "done";
+      finishReason: FinishReason;
+      ids: number[];
+      text: string;
+      usage: Usage;
+      timings: Timings;
+      state: DecoderState;
+      /** `state` right after the prompt, before any generated token: where a retry of the answer starts. */
+      promptEnd: StateMark;
+    };
 
 /**
  * A prompt whose rows are not all token embeddings: `embeddings` holds the rows the decoder reads
@@ -90,6 +100,7 @@ export async function* generate(
   }
   let { logits } = "embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached));
   const prefillMs = performance.now() - start;
+  const promptEnd = state.mark();
   let firstTokenMs = prefillMs;
 
   while (ids.length < maxTokens) {
@@ -135,6 +146,7 @@ export async function* generate(
       decodeTokensPerSecond: decodeSteps > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
     },
     state,
+    promptEnd,
   };
 }
 

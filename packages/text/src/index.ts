@@ -1,6 +1,6 @@
 export { effectiveFfnWidth, parseTextConfig, readTextConfig, type LayerType, type Lfm2Config, type MoeConfig, type TextCheckpointLayout } from "./config.js";
 export { TextModel, loadOptionsSchema, type ForwardResult, type LoadOptions } from "./model.js";
-export { DecoderState } from "./state.js";
+export { DecoderState, type StateMark } from "./state.js";
 export { DEFAULT_MAX_TOKENS, chatPromptIds, samplingFor, type RequestedSampling } from "./policy.js";
 export { generate, type EmbeddedPrompt, type FinishReason, type GenerateOptions, type GenerationEvent, type Timings, type Usage } from "./generate.js";
 export { openTextCheckpoint, type TextCheckpoint } from "./checkpoint.js";

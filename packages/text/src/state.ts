@@ -1,5 +1,14 @@
-import { KvCache } from "@lfmkit/core";
+import { KvCache, LfmkitError } from "@lfmkit/core";
 import type { Lfm2Config } from "./config.js";
+
+/**
+ * A point a state can go back to: its position then, and its conv states then. The cached rows
+ * before that position never change afterwards, so they need no copy.
+ */
+export interface StateMark {
+  readonly position: number;
+  readonly convStates: ReadonlyMap<number, Float32Array>;
+}
 
 /**
  * Everything a sequence carries between forward passes: the number of positions seen, the cache of
@@ -20,6 +29,24 @@ export class DecoderState {
       else state.caches.set(layer, new KvCache(config.kvHeads, config.headDim));
     });
     return state;
+  }
+
+  /**
+   * The current point, to `rewind` to later. Conv states are replaced by every forward pass, never
+   * written in place, so the mark holds them by reference.
+   */
+  mark(): StateMark {
+    return { position: this.position, convStates: new Map(this.convStates) };
+  }
+
+  /**
+   * Goes back to `mark`, taken from this state: the positions after it are forgotten (their cached
+   * rows are overwritten as new positions come).
+   */
+  rewind(mark: StateMark): void {
+    if (mark.position > this.position) throw new LfmkitError(`cannot rewind a state at position ${this.position} forward to ${mark.position}`);
+    this.position = mark.position;
+    for (const [layer, conv] of mark.convStates) this.convStates.set(layer, conv);
   }
 
   /** Bytes held by the conv states and caches. */
