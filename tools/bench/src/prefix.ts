@@ -14,18 +14,29 @@
  * process exits non-zero after writing the results).
  *
  * Each (mode, repetition) is a fresh child process (one untimed warm-up answer, then the conversation);
- * modes alternate; per-turn medians over `--reps`. Writes results/prefix.json.
+ * modes alternate; per-turn medians over `--reps`.
+ *
+ * Then what the history itself costs the decoder, without the chat path around it: the same new
+ * tokens prefilled after a short and after a long kept history (a turn-2 and a turn-20 state),
+ * alternately, the state rewound to its mark after each, on the demo model's decoder and on the
+ * LFM2-350M shape (a synthetic checkpoint, as `pnpm bench` writes it). Attention over the history is
+ * the part of a turn that has to grow with it; how much it weighs depends on the model's size.
+ * Writes results/prefix.json.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { VisionLanguageChat, type Message } from "@lfmkit/pipeline";
+import { TextModel } from "@lfmkit/text";
 import { Command } from "commander";
 import { z } from "zod";
-import { BENCH_ROOT, against, answer, childSpec, fixed, gb, median, printTable, runChild, verdict, writeResults } from "./harness.js";
+import { BENCH_ROOT, DEFAULT_WORK, against, answer, childSpec, fixed, gb, median, printTable, random, runChild, verdict, writeResults } from "./harness.js";
+import { writeSyntheticCheckpoint } from "./synthetic.js";
 
 const SCRIPT = fileURLToPath(import.meta.url);
 const ACCEPT_TURN20_OVER_TURN2 = 1.3;
+/** New tokens in the decoder-only measurement: about one question of the conversation. */
+const HISTORY_NEW_TOKENS = 20;
 
 const SYSTEM =
   "You are the lfmkit demo assistant, a small dictionary that runs entirely on this computer. " +
@@ -55,6 +66,7 @@ const GENERIC_QUESTIONS = [
 ];
 
 interface Spec {
+  kind: "conversation";
   model: string;
   threads: number;
   reuse: boolean;
@@ -72,6 +84,42 @@ interface Turn {
   cachedPromptTokens: number;
   ids: number[];
   text: string;
+}
+
+interface HistorySpec {
+  kind: "history";
+  model: string;
+  weightFormat: "f32" | "q8" | "q4";
+  threads: number;
+  /** Kept positions before the new tokens, e.g. a turn-2 and a turn-20 state. */
+  histories: number[];
+  newTokens: number;
+  reps: number;
+}
+
+/** Median ms to prefill the same `newTokens` after each history, measured alternately. */
+async function historyChild(spec: HistorySpec): Promise<void> {
+  const model = await TextModel.load(spec.model, { weightFormat: spec.weightFormat, threads: spec.threads });
+  const next = random(7);
+  const ids = (n: number) => Array.from({ length: n }, () => 16 + Math.floor(next() * (model.config.vocabSize - 16)));
+  const kept = [];
+  for (const history of spec.histories) {
+    const state = model.newState();
+    await model.forward(state, ids(history));
+    kept.push({ state, mark: state.mark() });
+  }
+  const fresh = ids(spec.newTokens);
+  const ms: number[][] = spec.histories.map(() => []);
+  for (let rep = -2; rep < spec.reps; rep++) {
+    for (const [i, { state, mark }] of kept.entries()) {
+      const start = performance.now();
+      await model.forward(state, fresh);
+      if (rep >= 0) ms[i].push(performance.now() - start);
+      state.rewind(mark);
+    }
+  }
+  await model.dispose();
+  answer({ ms: ms.map(median) });
 }
 
 async function child(spec: Spec): Promise<void> {
@@ -115,7 +163,9 @@ async function main(): Promise<void> {
     .option("--threads <n>", "ONNX Runtime intra-op threads", "2")
     .option("--turns <n>", "conversation turns", "20")
     .option("--max-tokens <n>", "longest answer", "64")
-    .option("--cache-dir <dir>", "graph cache (default: the library's)");
+    .option("--cache-dir <dir>", "graph cache (default: the library's)")
+    .option("--work <dir>", "where the synthetic LFM2-350M checkpoint is written", DEFAULT_WORK)
+    .option("--history-reps <n>", "prefills per history in the decoder-only measurement (medians)", "30");
   program.parse();
   const args = z
     .object({
@@ -125,6 +175,8 @@ async function main(): Promise<void> {
       turns: z.coerce.number().int().min(2),
       maxTokens: z.coerce.number().int().positive(),
       cacheDir: z.string().optional(),
+      work: z.string(),
+      historyReps: z.coerce.number().int().positive(),
     })
     .parse(program.opts());
   const started = performance.now();
@@ -138,7 +190,7 @@ async function main(): Promise<void> {
   for (let rep = 0; rep < args.reps; rep++) {
     for (const mode of ["reuse", "full"] as const) {
       process.stderr.write(`prefix: ${mode} conversation ${rep + 1}/${args.reps}\n`);
-      const spec: Spec = { model: args.model, threads: args.threads, reuse: mode === "reuse", system: SYSTEM, questions, maxTokens: args.maxTokens };
+      const spec: Spec = { kind: "conversation", model: args.model, threads: args.threads, reuse: mode === "reuse", system: SYSTEM, questions, maxTokens: args.maxTokens };
       runs[mode].push(runChild(SCRIPT, spec, cacheDir));
     }
   }
@@ -171,6 +223,19 @@ async function main(): Promise<void> {
   const reuseGrowth = against(last.timeToFirstTokenMs.reuse / second.timeToFirstTokenMs.reuse, ACCEPT_TURN20_OVER_TURN2, "max");
   const fullGrowth = last.timeToFirstTokenMs.full / second.timeToFirstTokenMs.full;
   const identical = turns.every((t) => t.identical);
+
+  const histories = [second.cachedPromptTokensWithReuse, last.cachedPromptTokensWithReuse];
+  const decoders = [
+    { label: "demo model's decoder", model: args.model, weightFormat: "f32" as const },
+    { label: "LFM2-350M shape (synthetic)", model: writeSyntheticCheckpoint("lfm2-350m", args.work), weightFormat: "q4" as const },
+  ];
+  const historyCost = decoders.map(({ label, model, weightFormat }) => {
+    process.stderr.write(`prefix: ${HISTORY_NEW_TOKENS} new tokens after ${histories.join(" and ")} kept positions, ${label} ${weightFormat}\n`);
+    const spec: HistorySpec = { kind: "history", model, weightFormat, threads: args.threads, histories, newTokens: HISTORY_NEW_TOKENS, reps: args.historyReps };
+    const { ms } = runChild<{ ms: number[] }>(SCRIPT, spec, cacheDir);
+    return { decoder: label, weightFormat, keptPositions: histories, newTokens: HISTORY_NEW_TOKENS, prefillMs: ms.map((x) => +x.toFixed(2)), longOverShort: +(ms[1] / ms[0]).toFixed(3) };
+  });
+
   const summary = {
     date: new Date().toISOString(),
     model: args.model,
@@ -190,6 +255,10 @@ async function main(): Promise<void> {
     keptBytesAfterConversation: gb(median(runs.reuse.map((r) => r.keptBytes))),
     peakRssGB: { reuse: gb(median(runs.reuse.map((r) => r.peakRssBytes))), full: gb(median(runs.full.map((r) => r.peakRssBytes))) },
     turns,
+    decoderHistoryCost: {
+      method: `the same ${HISTORY_NEW_TOKENS} token ids prefilled after the turn-2 and the turn-${last.turn} kept positions, alternately, the state rewound to its mark after each; median of ${args.historyReps}; no template, tokenizer or sampling`,
+      runs: historyCost,
+    },
     wallSeconds: Math.round((performance.now() - started) / 1000),
   };
   writeResults("prefix", summary);
@@ -210,6 +279,11 @@ async function main(): Promise<void> {
     ]),
   ]);
   console.log("(before: from the chat() call until the decoder runs — template, tokenization, prefix lookup and state copy, embedding; prefill: the decoder to the first logits)");
+  console.log(`\nthe decoder alone: ${HISTORY_NEW_TOKENS} new tokens after a turn-2 and a turn-${last.turn} history (median of ${args.historyReps})`);
+  printTable([
+    ["decoder", "format", ...histories.map((h) => `after ${h} ms`), "long ÷ short"],
+    ...historyCost.map((h) => [h.decoder, h.weightFormat, ...h.prefillMs.map((ms) => fixed(ms, 2)), fixed(h.longOverShort, 2)]),
+  ]);
   console.log("\nacceptance:");
   console.log(`  reuse: turn ${last.turn} ÷ turn 2 = ${verdict(reuseGrowth, "max")}`);
   console.log(`  re-prefill: turn ${last.turn} ÷ turn 2 = ${fullGrowth.toFixed(2)} (prompt ${second.promptTokens} → ${last.promptTokens} tokens) — ${fullGrowth > 1 ? "grows" : "does NOT grow"} with the history`);
@@ -218,6 +292,7 @@ async function main(): Promise<void> {
   if (!identical) process.exitCode = 1;
 }
 
-const spec = childSpec<Spec>();
-if (spec) await child(spec);
+const spec = childSpec<Spec | HistorySpec>();
+if (spec?.kind === "conversation") await child(spec);
+else if (spec?.kind === "history") await historyChild(spec);
 else await main();
