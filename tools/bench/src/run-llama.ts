@@ -5,7 +5,6 @@ import { LlamaLogLevel, getLlama } from "node-llama-cpp";
 import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
-if (spec.decodeInput !== "greedy") throw new Error("run-llama decodes greedily only (node-llama-cpp generates its own tokens)");
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });
 const loadStart = performance.now();
 const model = await llama.loadModel({ modelPath: spec.model, gpuLayers: 0 });
@@ -14,11 +13,24 @@ const context = await model.createContext({ contextSize, threads: spec.threads, 
 const loadMs = performance.now() - loadStart;
 const loadPeakRssBytes = process.resourceUsage().maxRSS * 1024;
 
+const fixedInput = syntheticPrompt(spec.promptTokens + spec.decodeTokens, spec.vocab).slice(spec.promptTokens);
+
+/**
+ * `decodeTokens` steps from `last` (the prompt's last token, not yet evaluated), each one token in and
+ * the next token's logits and greedy choice out. "greedy" feeds each step the previous choice
+ * (node-llama-cpp's generator); "fixed" feeds `last`, then the prompt's continuation as run-lfmkit
+ * does, one `controlledEvaluate` per step so each step still computes its logits and samples.
+ */
 async function decode(sequence: ReturnType<typeof context.getSequence>, last: number): Promise<number> {
   const start = performance.now();
-  let produced = 0;
-  for await (const _ of sequence.evaluate([last as never], { temperature: 0 })) {
-    if (++produced >= spec.decodeTokens) break;
+  if (spec.decodeInput === "fixed") {
+    const inputs = [last, ...fixedInput.slice(0, spec.decodeTokens - 1)];
+    for (const token of inputs) await sequence.controlledEvaluate([[token as never, { generateNext: { token: true, options: { temperature: 0 } } }]]);
+  } else {
+    let produced = 0;
+    for await (const _ of sequence.evaluate([last as never], { temperature: 0 })) {
+      if (++produced >= spec.decodeTokens) break;
+    }
   }
   return (spec.decodeTokens / (performance.now() - start)) * 1000;
 }

@@ -20,6 +20,15 @@ export const SHAPES = {
     ffn: 7168,
     moe: { experts: 32, perToken: 4, width: 1792, denseLayers: 2 },
   },
+  /** Not a released model: an LFM2-MoE of the 8B-A1B's layout at a small size, for trying `bench:moe` out (138 MB of bf16). */
+  "lfm2-moe-small": {
+    hidden: 512,
+    layers: 6,
+    attention: [2, 4],
+    heads: 8,
+    ffn: 1536,
+    moe: { experts: 8, perToken: 2, width: 512, denseLayers: 2 },
+  },
 } as const;
 
 export type ShapeName = keyof typeof SHAPES;
