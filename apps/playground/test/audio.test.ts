@@ -6,7 +6,11 @@ import { checkpointFixtures, codecWithCodebookSize, fixturesRoot, readJson, test
 import { Checkpoint } from "@lfmkit/core";
 import OpenAI, { toFile } from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { ApiError } from "../src/api-error.js";
 import { startServer, type RunningServer } from "../src/index.js";
+
+/** The body of an error answer, as the server writes it. */
+type ErrorBody = ApiError["body"];
 
 const dir = checkpointFixtures("audioModel")[0];
 const reference = readJson<{ input_wav: string; cases: { mode: string; system: string; max_new_tokens: number; steps: ({ text: number } | { audio: number[] })[] }[] }>(join(dir, "reference.json"));
@@ -88,7 +92,7 @@ test("POST /v1/audio/speech returns a WAV of the speech, or says there was none"
     expect(response.headers.get("content-type")).toBe("audio/wav");
     expect((await readWav(new Uint8Array(await response.arrayBuffer()))).samples.length).toBeGreaterThan(0);
   } else {
-    expect((await response.json()).error.message).toMatch(/no speech/);
+    expect(((await response.json()) as ErrorBody).error.message).toMatch(/no speech/);
   }
 });
 
@@ -99,5 +103,5 @@ test("a broken WAV in input_audio is a 400 naming what is wrong", async () => {
     body: JSON.stringify({ model: modelId, messages: [{ role: "user", content: [{ type: "input_audio", input_audio: { data: wav.subarray(0, 100).toString("base64"), format: "wav" } }] }] }),
   });
   expect(response.status).toBe(400);
-  expect((await response.json()).error.message).toMatch(/truncated/);
+  expect(((await response.json()) as ErrorBody).error.message).toMatch(/truncated/);
 });

@@ -5,12 +5,17 @@ import { join } from "node:path";
 import { readJson, repoRoot, testCacheDir } from "@lfmkit/testing";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
+import type { ApiError } from "../src/api-error.js";
 import { startServer, type RunningServer } from "../src/index.js";
 
 const modelDir = join(repoRoot(), "models", "lfmkit-demo");
 const reference = readJson<{ samples: { prompt: string; image?: string; text: string }[] }>(join(modelDir, "reference.json")).samples;
 const imageSample = reference.find((s) => s.image)!;
 const textSamples = reference.filter((s) => !s.image);
+/** The body of an error answer, as the server writes it. */
+type ErrorBody = ApiError["body"];
+/** A non-streamed answer: OpenAI's chat.completion plus llama-server's timings. */
+type CompletionBody = OpenAI.ChatCompletion & { usage: OpenAI.CompletionUsage; timings: { predicted_per_second: number } };
 const dataUrl = (path: string) => `data:image/png;base64,${readFileSync(path).toString("base64")}`;
 
 let server: RunningServer;
@@ -54,7 +59,7 @@ test("the openai client streams a chat with an image and gets what lfm generate 
 test("a non-streamed answer has OpenAI's shape, usage and llama-server's timings", async () => {
   const response = await post(chat(textSamples[0].prompt));
   expect(response.status).toBe(200);
-  const body = await response.json();
+  const body = (await response.json()) as CompletionBody;
   expect(body.object).toBe("chat.completion");
   expect(body.choices[0].message).toMatchObject({ role: "assistant", content: textSamples[0].text });
   expect(body.choices[0].finish_reason).toBe("stop");
@@ -100,7 +105,7 @@ describe("bad requests get a 4xx with OpenAI's error JSON, and the server keeps 
   test.each(cases)("%s", async (_, send, status, message) => {
     const response = await send();
     expect(response.status).toBe(status);
-    const body = await response.json();
+    const body = (await response.json()) as ErrorBody;
     expect(Object.keys(body.error).sort()).toEqual(["code", "message", "param", "type"]);
     expect(body.error.message).toMatch(message);
     expect((await fetch(`${server.url}/health`)).status).toBe(200);

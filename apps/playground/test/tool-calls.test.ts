@@ -46,7 +46,7 @@ const expectedCalls = [
   { name: "get_weather", arguments: { city: "Paris", unit: "celsius" } },
   { name: "search_flights", arguments: { route: { from: "CDG", to: "JFK" }, dates: ["2026-12-24", "2026-12-31"], nonstop: true, max_price: 950.5 } },
 ];
-const tools: OpenAI.ChatCompletionTool[] = [
+const tools: OpenAI.ChatCompletionFunctionTool[] = [
   { type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } },
   { type: "function", function: { name: "search_flights", description: "Find flights", parameters: { type: "object" } } },
 ];

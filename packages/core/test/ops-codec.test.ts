@@ -84,7 +84,7 @@ describe("streaming convolutions", () => {
         want[o * (steps / stride) + t] = sum;
       }
     }
-    let context = new Float32Array(inChannels * contextLength);
+    let context: Float32Array = new Float32Array(inChannels * contextLength);
     const outputs: Float32Array[] = [];
     for (const [from, to] of [[0, 4], [4, 6], [6, 12]]) {
       const out = await runGraph({ x: floats(timeRange(input, inChannels, from, to), [1, inChannels, to - from]), context: floats(context, [1, inChannels, contextLength]) }, (g, x) => {
@@ -121,7 +121,7 @@ describe("streaming convolutions", () => {
         }
       }
     }
-    let overlap = new Float32Array(channelsOut * (taps - stride));
+    let overlap: Float32Array = new Float32Array(channelsOut * (taps - stride));
     const outputs: Float32Array[] = [];
     for (const [from, to] of [[0, 1], [1, 5], [5, 12]]) {
       const out = await runGraph({ x: floats(timeRange(x, channelsIn, from, to), [1, channelsIn, to - from]), overlap: floats(overlap, [1, channelsOut, taps - stride]) }, (g, v) => {
@@ -161,7 +161,7 @@ describe("sliding-window attention", () => {
       }
     }
     const rows = (x: Float32Array, width: number, from: number, to: number) => x.slice(from * width, to * width);
-    let cache = { keys: new Float32Array(0), values: new Float32Array(0), length: 0 };
+    let cache: { keys: Float32Array; values: Float32Array; length: number } = { keys: new Float32Array(0), values: new Float32Array(0), length: 0 };
     const outputs: Float32Array[] = [];
     for (const [from, to] of [[0, 1], [1, 5], [5, 7]]) {
       const out = await runGraph(

@@ -7,7 +7,7 @@ import { Checkpoint, quantizeBlockwise } from "@lfmkit/core";
 import { comparableGreedySteps, legacyLayoutCopy, maxAbsDiff, testCacheDir, textFixtures, SUMMATION_ORDER_BOUND, dequantizedCopy as sharedDequantizedCopy, relativeError } from "@lfmkit/testing";
 import { TextTokenizer } from "@lfmkit/tokenizer";
 import { describe, expect, test } from "vitest";
-import { TextModel, generate } from "../src/index.js";
+import { TextModel, generate, type GenerationEvent } from "../src/index.js";
 
 const LOGIT_TOLERANCE = 1e-3;
 
@@ -90,7 +90,7 @@ for (const fixture of fixtures) {
         const tokenizer = TextTokenizer.load(dir);
         const vocab = model.config.vocabSize;
         const count = ref.generatedIds.length;
-        let done: Extract<Awaited<ReturnType<typeof collect>>, { type: "done" }> | undefined;
+        let done: Extract<GenerationEvent, { type: "done" }> | undefined;
         const collect = async () => {
           for await (const event of generate(model, tokenizer, ref.promptIds, { temperature: 0, maxTokens: count, stopTokenIds: [] })) {
             if (event.type === "done") done = event;
