@@ -66,6 +66,48 @@ export function floatToHalf(value: number): number {
   return sign | half;
 }
 
+/**
+ * `count` F32 / F16 / BF16 values as float32 (in `into` when given), their raw little-endian bytes
+ * written by `fill` into the view it is given. 16-bit values are read into the upper half of the
+ * result and widened in place, front to back (value i is read before the write of value i covers it,
+ * and later values lie beyond that write), so no second buffer is allocated: faulting in fresh memory
+ * cost more than the widening itself (on a 2-core VM, 12 against 5.5 ns per value).
+ */
+export function readAsF32(dtype: "F32" | "F16" | "BF16", count: number, fill: (bytes: Uint8Array) => void, into?: Float32Array): Float32Array {
+  const out = into ? into.subarray(0, count) : new Float32Array(count);
+  if (dtype === "F32") {
+    fill(new Uint8Array(out.buffer, out.byteOffset, out.byteLength));
+    return out;
+  }
+  fill(new Uint8Array(out.buffer, out.byteOffset + 2 * count, 2 * count));
+  if (dtype === "BF16") return widenBf16InPlace(out);
+  const halves = new Uint16Array(out.buffer, out.byteOffset, 2 * count);
+  for (let i = 0; i < count; i++) out[i] = halfToFloat(halves[count + i]);
+  return out;
+}
+
+/**
+ * Widens the bfloat16 values in the upper half of `out`'s bytes into `out`, front to back (see
+ * `readAsF32`). Uses nothing outside itself: quantization helper threads run it from its source.
+ */
+export function widenBf16InPlace(out: Float32Array): Float32Array {
+  const count = out.length;
+  const bits = new Int32Array(out.buffer, out.byteOffset, count);
+  if (count % 2 === 0) {
+    // Two values per 32-bit load (little-endian: the first in the low half): ~1.7 against 2.7 ns per value.
+    const pairs = new Uint32Array(out.buffer, out.byteOffset + 2 * count, count / 2);
+    for (let k = 0, i = 0; i < count; k++, i += 2) {
+      const pair = pairs[k];
+      bits[i] = pair << 16;
+      bits[i + 1] = pair & 0xffff0000;
+    }
+  } else {
+    const halves = new Uint16Array(out.buffer, out.byteOffset, 2 * count);
+    for (let i = 0; i < count; i++) bits[i] = halves[count + i] << 16;
+  }
+  return out;
+}
+
 /** Raw little-endian F32 / F16 / BF16 bytes as float32 values (F32 is viewed, not copied). */
 export function widenToF32(dtype: "F32" | "F16" | "BF16", bytes: Uint8Array): Float32Array {
   if (dtype === "F32") return new Float32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4);

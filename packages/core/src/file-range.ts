@@ -3,7 +3,12 @@ import { LfmkitError } from "./errors.js";
 
 /** Reads `length` bytes at `offset` of `path` into a fresh buffer; `where` names what is read in errors. */
 export function readFileRange(path: string, offset: number, length: number, where: string): Uint8Array {
-  const bytes = new Uint8Array(new ArrayBuffer(length));
+  return readFileRangeInto(path, offset, new Uint8Array(new ArrayBuffer(length)), where);
+}
+
+/** Fills `bytes` from `offset` of `path` and returns it; `where` names what is read in errors. */
+export function readFileRangeInto(path: string, offset: number, bytes: Uint8Array, where: string): Uint8Array {
+  const length = bytes.byteLength;
   const fd = openSync(path, "r");
   try {
     for (let done = 0; done < length; ) {

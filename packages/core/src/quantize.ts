@@ -1,3 +1,6 @@
+import { quantizeRowsOnThreads } from "./quantize-threads.js";
+import type { WeightSource } from "./weights.js";
+
 /**
  * Values per quantization block: 128 at 4 bits (ORT's own default for `MatMulNBits`), 64 at 8 bits.
  * Larger blocks mean fewer scales to read and faster int8 kernels; measured in the core README.
@@ -31,43 +34,30 @@ export interface BlockQuantized extends BlockGrid {
  * Values are stored offset by the implicit zero point 2^(bits-1), which is what `MatMulNBits`
  * assumes when no zero points are given. 4-bit uses the signed extreme (as llama.cpp's Q4_0),
  * so the full range [-8, 7] is used; 8-bit maps the absolute maximum to ±127.
+ *
+ * Large matrices are quantized on helper threads as well as this one; rows are independent, so the
+ * result is the same either way.
  */
 export function quantizeBlockwise(weights: Float32Array, rows: number, cols: number, bits: 4 | 8, blockSize = QUANT_BLOCK_SIZE[bits]): BlockQuantized {
+  return quantized(weights, rows, cols, bits, blockSize);
+}
+
+/**
+ * `quantizeBlockwise` of a `[rows, cols]` weight on `grid`. One stored in a file as it is read
+ * (`WeightSource.stored`) is read there by every thread, each its own rows, so reading and widening
+ * are split too; any other is read first, into `scratch` when the source can.
+ */
+export function quantizeWeight(source: WeightSource, grid: BlockGrid, scratch: (count: number) => Float32Array): BlockQuantized {
+  const [rows, cols] = source.shape;
+  const count = rows * cols;
+  const weights = source.stored ? { stored: source.stored, scratch: () => scratch(count) } : source.read(scratch(count));
+  return quantized(weights, rows, cols, grid.bits, grid.blockSize);
+}
+
+function quantized(weights: Parameters<typeof quantizeRowsOnThreads>[0], rows: number, cols: number, bits: 4 | 8, blockSize: number): BlockQuantized {
   const blocksPerRow = Math.ceil(cols / blockSize);
-  const blobBytes = (blockSize * bits) / 8;
-  const data = new Uint8Array(rows * blocksPerRow * blobBytes);
+  const data = new Uint8Array((rows * blocksPerRow * blockSize * bits) / 8);
   const scales = new Float32Array(rows * blocksPerRow);
-  const maxCode = (1 << bits) - 1;
-  // code = round(x / scale) + zero point, as floor(x / scale + zero point + 0.5) (JS rounds halves up).
-  const offset = (1 << (bits - 1)) + 0.5;
-  for (let r = 0; r < rows; r++) {
-    for (let b = 0; b < blocksPerRow; b++) {
-      const start = r * cols + b * blockSize;
-      const end = r * cols + Math.min(cols, (b + 1) * blockSize);
-      let extreme = 0;
-      let magnitude = 0;
-      for (let i = start; i < end; i++) {
-        const x = weights[i];
-        const m = x < 0 ? -x : x;
-        if (m > magnitude) {
-          magnitude = m;
-          extreme = x;
-        }
-      }
-      const scale = bits === 4 ? extreme / -8 : magnitude / 127;
-      const inverse = scale === 0 ? 0 : 1 / scale;
-      const block = r * blocksPerRow + b;
-      scales[block] = scale;
-      const blob = block * blobBytes;
-      for (let i = start, j = 0; j < blockSize; i++, j++) {
-        const x = i < end ? weights[i] : 0;
-        let code = Math.floor(x * inverse + offset);
-        if (code > maxCode) code = maxCode;
-        else if (code < 0) code = 0;
-        if (bits === 8) data[blob + j] = code;
-        else data[blob + (j >> 1)] |= j & 1 ? code << 4 : code;
-      }
-    }
-  }
+  quantizeRowsOnThreads(weights, cols, bits, blockSize, data, scales, rows);
   return { bits, blockSize, data, scales, blocksPerRow };
 }

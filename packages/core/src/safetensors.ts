@@ -1,9 +1,9 @@
 import { closeSync, existsSync, fstatSync, openSync, readFileSync, readdirSync, readSync } from "node:fs";
 import { basename, join } from "node:path";
 import { z } from "zod";
-import { DTYPE_BYTES, isDtype, widenToF32, type Dtype } from "./dtype.js";
+import { DTYPE_BYTES, isDtype, readAsF32, type Dtype } from "./dtype.js";
 import { LfmkitError } from "./errors.js";
-import { readFileRange } from "./file-range.js";
+import { readFileRange, readFileRangeInto } from "./file-range.js";
 import type { WeightSource } from "./weights.js";
 
 export interface TensorInfo {
@@ -101,7 +101,10 @@ export class Checkpoint {
 
   /** The tensor as a `WeightSource` the graph builders read when they need it; undefined when absent. */
   source(name: string): WeightSource | undefined {
-    return this.has(name) ? { name, shape: this.info(name).shape, read: () => this.readF32(name) } : undefined;
+    if (!this.has(name)) return undefined;
+    const { shape, file, offset, dtype } = this.info(name);
+    const stored = dtype === "F32" || dtype === "BF16" ? { file, offset, dtype } : undefined;
+    return { name, shape, read: (into) => this.readF32(name, into), stored };
   }
 
   has(name: string): boolean {
@@ -114,14 +117,14 @@ export class Checkpoint {
     return info;
   }
 
-  /** Reads one tensor and widens it to float32 (F32, F16 and BF16 only). */
-  readF32(name: string): Float32Array {
+  /** Reads one tensor and widens it to float32 (F32, F16 and BF16 only), into `into` when given. */
+  readF32(name: string, into?: Float32Array): Float32Array {
     const info = this.info(name);
-    const bytes = this.readBytes(info);
     if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
       throw new LfmkitError(`expected a floating-point tensor, found ${info.dtype}`, `${basename(info.file)}: tensor ${name}`);
     }
-    return widenToF32(info.dtype, bytes);
+    const where = `${basename(info.file)}: tensor ${info.name}`;
+    return readAsF32(info.dtype, info.byteLength / DTYPE_BYTES[info.dtype], (bytes) => readFileRangeInto(info.file, info.offset, bytes, where), into);
   }
 
   /** Reads an integer tensor (I64, I32, U8, I8) as plain numbers. */

@@ -15,9 +15,26 @@ export type WeightFormat = z.infer<typeof weightFormatSchema>;
 export interface WeightSource {
   readonly name: string;
   readonly shape: readonly number[];
-  read(): Float32Array;
+  /**
+   * The values. A source may write them into `into` (at least as long as the tensor) and return a
+   * view of it, so a caller that only transforms the values can reuse one buffer for every weight.
+   */
+  read(into?: Float32Array): Float32Array;
   /** The block quantization the values already lie on (a GGUF Q4_0 / Q8_0 tensor), kept when re-quantized at the same bits. */
   readonly quantized?: BlockGrid;
+  /**
+   * Where the values lie in a file, row-major, when they are stored there as they are read: then
+   * quantization reads them there on every thread, each thread its own rows. A wrapper that changes
+   * the values (or their order) must not carry it over.
+   */
+  readonly stored?: StoredValues;
+}
+
+export interface StoredValues {
+  readonly file: string;
+  /** Byte offset of the first value. */
+  readonly offset: number;
+  readonly dtype: "F32" | "BF16";
 }
 
 export interface LinearSpec {

@@ -1,4 +1,4 @@
-import { appendFileSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { appendFileSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
@@ -90,4 +90,18 @@ test("side files are part of the entry: listed with its weights, verified, and r
   writeFileSync(side, Buffer.alloc(table.byteLength));
   expect((await cachedGraph(withTable)).built).toBe(true);
   expect(new Float32Array(new Uint8Array(readFileSync(side)).buffer)).toEqual(table);
+});
+
+test("a checkpoint rewritten in place at the same size is rebuilt, even with its modification time set back", async () => {
+  const cacheDir = scratchDir("cache");
+  const checkpoint = join(scratchDir("ckpt"), "model.safetensors");
+  writeFileSync(checkpoint, "weights");
+  const first = await cachedGraph(request(cacheDir, checkpoint));
+  const { atime, mtime } = statSync(checkpoint);
+  await new Promise((done) => setTimeout(done, 50)); // file times are kernel-tick coarse: make the change time differ
+  writeFileSync(checkpoint, "WEIGHTS");
+  utimesSync(checkpoint, atime, mtime);
+  const again = await cachedGraph(request(cacheDir, checkpoint));
+  expect(again.built).toBe(true);
+  expect(again.path).not.toBe(first.path);
 });

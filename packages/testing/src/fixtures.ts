@@ -74,7 +74,7 @@ export function tokenizerFixtures(): string[] {
   });
 }
 
-/** Where tests cache built graphs: kept between runs, since entries are keyed by checkpoint content. */
+/** Where tests cache built graphs: kept between runs, since entries are keyed by the checkpoint files. */
 export function testCacheDir(): string {
   return process.env.LFMKIT_TEST_CACHE ?? join(tmpdir(), "lfmkit-test-cache");
 }

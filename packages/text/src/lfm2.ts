@@ -15,9 +15,10 @@
 import {
   GraphBuilder,
   LfmkitError,
-  encodeQuantizedRows,
   ops,
   quantizationGrid,
+  quantizeWeight,
+  quantizedRowRecords,
   type AttentionMasks,
   type BlockGrid,
   type RotarySpec,
@@ -125,17 +126,29 @@ export function embeddingTableLayout(embedding: WeightSource, format: WeightForm
   return format === "f32" ? [rows, columns] : [rows, columns, quantizationGrid(format === "q8" ? 8 : 4, embedding.quantized)];
 }
 
-/** The lookup of §1.2's first line happens in the runtime, in this table written beside the graph. */
-function writeEmbeddingTable(g: GraphBuilder, embedding: WeightSource, format: WeightFormat): void {
-  const [rows, columns, grid] = embeddingTableLayout(embedding, format);
-  const values = embedding.read();
-  g.sideFile(io.embeddingTable(format), grid ? encodeQuantizedRows(values, rows, columns, grid) : values);
+/**
+ * The lookup of §1.2's first line happens in the runtime, in this table written beside the graph.
+ * A tied LM head is the same matrix on the same grid: it is stored here from the same read (and the
+ * same blocks), and the head's `linear` finds it stored.
+ */
+function writeEmbeddingTable(g: GraphBuilder, w: Weights, embedding: WeightSource, tied: boolean): void {
+  const { format } = w.precision;
+  const [rows, , grid] = embeddingTableLayout(embedding, format);
+  if (!grid) {
+    const values = embedding.read();
+    g.sideFile(io.embeddingTable(format), values);
+    if (tied) ops.floatWeight(g, { ...embedding, read: () => values });
+    return;
+  }
+  const blocks = quantizeWeight(embedding, grid, (count) => g.scratch(count));
+  g.sideFile(io.embeddingTable(format), quantizedRowRecords(blocks, rows));
+  if (tied) ops.quantizedWeight(g, w.asLinear(embedding), blocks);
 }
 
 export function buildLfm2(g: GraphBuilder, config: Lfm2Config, w: Weights, options: Lfm2BuildOptions): void {
   const { hiddenSize: D, headDim } = config;
   const embedding = w.required("embed_tokens.weight");
-  writeEmbeddingTable(g, embedding, w.precision.format);
+  writeEmbeddingTable(g, w, embedding, config.tieEmbeddings);
   let h = g.input(io.inputsEmbeds, "float32", [1, "tokens", D]);
   const sequence: Sequence = {
     positionIds: g.input(io.positionIds, "int64", [1, "tokens"]),

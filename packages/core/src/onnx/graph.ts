@@ -1,3 +1,4 @@
+import { createHash, type Hash } from "node:crypto";
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { dirname, join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
@@ -19,6 +20,11 @@ export type Attribute = number | number[] | string | { float: number };
 
 type TensorData = Float32Array | BigInt64Array | Int32Array | Uint8Array;
 
+export interface FileDigest {
+  readonly size: number;
+  readonly sha256: string;
+}
+
 /** Initializers at least this large go to the external data file, page-aligned so ORT can map them. */
 const EXTERNAL_MIN_BYTES = 1024;
 const EXTERNAL_ALIGN = 4096;
@@ -38,6 +44,10 @@ export class GraphBuilder {
   readonly sideFiles: string[] = [];
   private dataFd: number | undefined;
   private dataOffset = 0;
+  /** The data file's sha256 so far, fed as it is written (so the cache need not read it back). */
+  private readonly dataHash: Hash = createHash("sha256");
+  private readonly digests = new Map<string, FileDigest>();
+  private scratchValues = new Float32Array(0);
 
   constructor(
     private readonly dataPath: string,
@@ -74,10 +84,27 @@ export class GraphBuilder {
     return name;
   }
 
+  /**
+   * A float32 buffer of at least `count` values, the same one for the whole build (grown as needed),
+   * for weights read only to be transformed and written: fresh memory is slow to fault in, and a
+   * model's weights would otherwise pass through a new buffer each.
+   */
+  scratch(count: number): Float32Array {
+    if (this.scratchValues.length < count) this.scratchValues = new Float32Array(count);
+    return this.scratchValues;
+  }
+
   /** Writes `data` to a file beside the data file, for the runtime to read outside ORT. */
   sideFile(fileName: string, data: ArrayBufferView): void {
-    writeFileSync(join(dirname(this.dataPath), fileName), new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+    writeFileSync(join(dirname(this.dataPath), fileName), bytes);
     this.sideFiles.push(fileName);
+    this.digests.set(fileName, { size: bytes.byteLength, sha256: createHash("sha256").update(bytes).digest("hex") });
+  }
+
+  /** Size and sha256 of each file written so far (the data file once `finish` has closed it), by file name. */
+  fileDigests(): ReadonlyMap<string, FileDigest> {
+    return this.digests;
   }
 
   /** A small constant (shapes, axes, scalars), deduplicated by value. */
@@ -123,8 +150,12 @@ export class GraphBuilder {
 
   /** Closes the data file and returns the serialized model. */
   finish(name: string): Uint8Array {
-    if (this.dataFd !== undefined) closeSync(this.dataFd);
+    if (this.dataFd !== undefined) {
+      closeSync(this.dataFd);
+      this.digests.set(this.dataFileName, { size: this.dataOffset, sha256: this.dataHash.digest("hex") });
+    }
     this.dataFd = undefined;
+    this.scratchValues = new Float32Array(0);
     const model: Onnx.IModelProto = {
       irVersion: 8,
       producerName: "lfmkit",
@@ -146,6 +177,8 @@ export class GraphBuilder {
   private writeExternal(bytes: Uint8Array): Onnx.IStringStringEntryProto[] {
     this.dataFd ??= openSync(this.dataPath, "w");
     const offset = Math.ceil(this.dataOffset / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
+    // The gap before an aligned offset reads back as zeros.
+    this.dataHash.update(new Uint8Array(offset - this.dataOffset)).update(bytes);
     let written = 0;
     while (written < bytes.byteLength) {
       written += writeSync(this.dataFd, bytes, written, bytes.byteLength - written, offset + written);

@@ -1,11 +1,12 @@
 /** Linear layers: y = x Wᵀ (+ b), with W stored as float32 or as 8/4-bit blocks. */
-import { quantizationGrid, quantizeBlockwise } from "../quantize.js";
+import { quantizationGrid, quantizeWeight, type BlockGrid, type BlockQuantized } from "../quantize.js";
 import type { GraphBuilder } from "../onnx/graph.js";
 import type { LinearSpec, WeightSource } from "../weights.js";
 
 /** A float32 weight stored once, whatever number of nodes read it. */
 export function floatWeight(g: GraphBuilder, source: WeightSource): string {
-  return g.has(source.name) ? source.name : g.weight(source.name, source.read(), [...source.shape]);
+  if (g.has(source.name)) return source.name;
+  return g.weight(source.name, source.read(g.scratch(source.shape.reduce((a, b) => a * b, 1))), [...source.shape]);
 }
 
 /**
@@ -32,26 +33,52 @@ function floatLinear(g: GraphBuilder, x: string, weight: WeightSource): string {
 }
 
 function quantizedLinear(g: GraphBuilder, x: string, spec: LinearSpec): string {
+  const inFeatures = spec.weight.shape[1];
+  const { grid, slices } = quantizedWeight(g, spec);
+  const products = slices.map((slice) =>
+    g.op1(
+      "MatMulNBits",
+      [x, slice.data, slice.scales],
+      { K: inFeatures, N: slice.rows, bits: grid.bits, block_size: grid.blockSize, accuracy_level: spec.accuracyLevel ?? 4 },
+      "com.microsoft",
+    ),
+  );
+  return products.length === 1 ? products[0] : g.op1("Concat", products, { axis: -1 });
+}
+
+/** One row slice of a block-quantized weight: its `MatMulNBits` initializers. */
+export interface QuantizedSlice {
+  readonly data: string;
+  readonly scales: string;
+  readonly rows: number;
+}
+
+/**
+ * A q8/q4 linear weight's initializers, stored once whatever number of products read it, as row
+ * slices of at most `MAX_QUANTIZED_SLICE` values. `blocks` are its `quantizeBlockwise` blocks when
+ * the caller has them already (a tied LM head shares its embedding table's).
+ */
+export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: BlockQuantized): { grid: BlockGrid; slices: QuantizedSlice[] } {
   const [outFeatures, inFeatures] = spec.weight.shape;
   const bits = spec.format === "q8" ? 8 : 4;
-  const q = quantizeBlockwise(spec.weight.read(), outFeatures, inFeatures, bits, quantizationGrid(bits, spec.weight.quantized).blockSize);
-  const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
+  const grid = quantizationGrid(bits, spec.weight.quantized);
   const sliceRows = Math.max(1, Math.floor(MAX_QUANTIZED_SLICE / inFeatures));
-  const slices: string[] = [];
+  const slices: QuantizedSlice[] = [];
   for (let first = 0; first < outFeatures; first += sliceRows) {
     const rows = Math.min(sliceRows, outFeatures - first);
     const name = `${spec.weight.name}.${spec.format}${rows === outFeatures ? "" : `.rows${first}`}`;
-    const rowBlocks = (r: number) => r * q.blocksPerRow;
-    const data = g.weight(`${name}.data`, q.data.subarray(rowBlocks(first) * blobBytes, rowBlocks(first + rows) * blobBytes), [rows, q.blocksPerRow, blobBytes]);
-    const scales = g.weight(`${name}.scales`, q.scales.subarray(rowBlocks(first), rowBlocks(first + rows)), [rows * q.blocksPerRow]);
-    slices.push(
-      g.op1(
-        "MatMulNBits",
-        [x, data, scales],
-        { K: inFeatures, N: rows, bits, block_size: q.blockSize, accuracy_level: spec.accuracyLevel ?? 4 },
-        "com.microsoft",
-      ),
-    );
+    slices.push({ data: `${name}.data`, scales: `${name}.scales`, rows });
   }
-  return slices.length === 1 ? slices[0] : g.op1("Concat", slices, { axis: -1 });
+  if (g.has(slices[0].data)) return { grid, slices };
+  const q = blocks ?? quantizeWeight(spec.weight, grid, (count) => g.scratch(count));
+  if (q.bits !== grid.bits || q.blockSize !== grid.blockSize) throw new Error(`${spec.weight.name}: blocks of ${q.bits} bits × ${q.blockSize} given for a ${spec.format} weight on ${grid.bits} × ${grid.blockSize}`);
+  const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
+  let first = 0;
+  for (const slice of slices) {
+    const [from, to] = [first * q.blocksPerRow, (first + slice.rows) * q.blocksPerRow];
+    g.weight(slice.data, q.data.subarray(from * blobBytes, to * blobBytes), [slice.rows, q.blocksPerRow, blobBytes]);
+    g.weight(slice.scales, q.scales.subarray(from, to), [slice.rows * q.blocksPerRow]);
+    first += slice.rows;
+  }
+  return { grid, slices };
 }

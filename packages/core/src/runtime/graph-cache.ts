@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, realpathSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
 import { z } from "zod";
-import { GraphBuilder } from "../onnx/graph.js";
+import { GraphBuilder, type FileDigest } from "../onnx/graph.js";
 
 const GRAPH_FILE = "graph.onnx";
 const DATA_FILE = "graph.onnx.data";
@@ -37,13 +37,13 @@ const manifestSchema = z.object({
 
 /**
  * Returns the path of the graph for `request`, building it only if no verified entry exists.
- * Entries are keyed by the checkpoint contents and the build key; an entry whose files do not
- * match its manifest (truncated, edited, half-written) is deleted and rebuilt.
+ * Entries are keyed by the checkpoint files (`fileIdentity`) and the build key; an entry whose files
+ * do not match its manifest (truncated, edited, half-written) is deleted and rebuilt.
  */
 export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
   const cacheDir = resolve(request.cacheDir ?? defaultCacheDir());
   const hash = createHash("sha256").update(JSON.stringify(request.key));
-  for (const file of request.files) hash.update(await contentHash(cacheDir, file));
+  for (const file of request.files) hash.update(fileIdentity(file));
   const entry = join(cacheDir, "graphs", hash.digest("hex").slice(0, 32));
   const existing = await verifiedFiles(cacheDir, entry);
   if (existing) return entryGraph(entry, existing, false);
@@ -54,11 +54,12 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
   try {
     const g = new GraphBuilder(join(staging, DATA_FILE), DATA_FILE);
     request.build(g);
-    writeFileSync(join(staging, GRAPH_FILE), g.finish(request.name));
-    const files: Record<string, { size: number; sha256: string }> = {};
-    for (const name of [GRAPH_FILE, DATA_FILE, ...g.sideFiles]) {
-      const path = join(staging, name);
-      if (existsSync(path)) files[name] = { size: statSync(path).size, sha256: await sha256File(path) };
+    const graph = g.finish(request.name);
+    writeFileSync(join(staging, GRAPH_FILE), graph);
+    const files: Record<string, FileDigest> = { [GRAPH_FILE]: { size: graph.byteLength, sha256: createHash("sha256").update(graph).digest("hex") } };
+    for (const name of [DATA_FILE, ...g.sideFiles]) {
+      const digest = g.fileDigests().get(name);
+      if (digest) files[name] = digest;
     }
     writeFileSync(join(staging, MANIFEST_FILE), JSON.stringify({ files }, null, 1));
     for (const name of [...Object.keys(files), MANIFEST_FILE]) syncToDisk(join(staging, name));
@@ -93,8 +94,8 @@ function syncToDisk(path: string): void {
 
 /**
  * An entry is valid when every file has its manifest size and sha256; returns its file names then.
- * The hashes are remembered like a checkpoint's (`contentHash`), so an entry is read in full only
- * when a file changed on disk.
+ * The hashes are remembered (`contentHash`), so an entry is read in full only when a file changed on
+ * disk.
  */
 async function verifiedFiles(cacheDir: string, entry: string): Promise<string[] | undefined> {
   const manifestPath = join(entry, MANIFEST_FILE);
@@ -113,11 +114,24 @@ async function verifiedFiles(cacheDir: string, entry: string): Promise<string[] 
   }
 }
 
+/**
+ * What keys a checkpoint file: its real path, device, inode, size, and modification and change times,
+ * not a hash of its contents, which cost a first load about a second per 700 MB. An entry's own files
+ * are trusted by the same identity (`contentHash`); the change time, which no copy or `touch` can set
+ * back, also catches a rewrite that restores the size and modification time. The price: a copy of a
+ * checkpoint elsewhere builds its own entry.
+ */
+function fileIdentity(file: string): string {
+  const path = realpathSync(file);
+  const { dev, ino, size, mtimeMs, ctimeMs } = statSync(path);
+  return JSON.stringify({ path, dev, ino, size, mtimeMs, ctimeMs });
+}
+
 const fileHashSchema = z.object({ size: z.number(), mtimeMs: z.number(), ino: z.number(), sha256: z.string() });
 
 /**
  * sha256 of a file, remembered per (path, size, mtime, inode) so an unchanged multi-gigabyte
- * checkpoint or graph is read in full only the first time.
+ * entry is read in full only when it changed.
  */
 async function contentHash(cacheDir: string, file: string): Promise<string> {
   const path = resolve(file);

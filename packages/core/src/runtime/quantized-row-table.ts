@@ -6,7 +6,7 @@
  * Each row is one record, so a row is one `pread`: the row's block scales (float32), then its block
  * codes (`blockSize · bits / 8` bytes per block, offset by the zero point 2^(bits−1)).
  */
-import { quantizeBlockwise, type BlockGrid } from "../quantize.js";
+import { quantizeBlockwise, type BlockGrid, type BlockQuantized } from "../quantize.js";
 import { RowFile, type RowReader } from "./row-table.js";
 
 /** Bytes of one row record of `columns` values on `grid`. */
@@ -17,13 +17,22 @@ export function quantizedRowBytes(columns: number, grid: BlockGrid): number {
 
 /** The records of a row-major `[rows, columns]` matrix quantized on `grid`, one row at a time. */
 export function encodeQuantizedRows(values: Float32Array, rows: number, columns: number, grid: BlockGrid): Uint8Array {
-  const rowBytes = quantizedRowBytes(columns, grid);
+  return quantizedRowRecords(quantizeBlockwise(values, rows, columns, grid.bits, grid.blockSize), rows);
+}
+
+/**
+ * The records of a matrix already quantized (blocks never span rows, so a row's blocks are those
+ * quantizing it alone would give): what a tied LM head's blocks are written to its embedding table as.
+ */
+export function quantizedRowRecords(q: BlockQuantized, rows: number): Uint8Array {
+  const scaleBytes = q.blocksPerRow * 4;
+  const codeBytes = q.data.length / rows;
+  const rowBytes = scaleBytes + codeBytes;
   const out = new Uint8Array(rows * rowBytes);
+  const scales = new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength);
   for (let r = 0; r < rows; r++) {
-    const q = quantizeBlockwise(values.subarray(r * columns, (r + 1) * columns), 1, columns, grid.bits, grid.blockSize);
-    const record = r * rowBytes;
-    out.set(new Uint8Array(q.scales.buffer, q.scales.byteOffset, q.scales.byteLength), record);
-    out.set(q.data, record + q.scales.byteLength);
+    out.set(scales.subarray(r * scaleBytes, (r + 1) * scaleBytes), r * rowBytes);
+    out.set(q.data.subarray(r * codeBytes, (r + 1) * codeBytes), r * rowBytes + scaleBytes);
   }
   return out;
 }
