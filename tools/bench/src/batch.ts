@@ -561,7 +561,7 @@ async function main(): Promise<void> {
       runs: runs.map(({ texts: _, ...r }) => r),
       wallSeconds: Math.round((performance.now() - began) / 1000),
     };
-    writeResults("batch", summary);
+    writeResults(args.threads ? `batch-threads-${args.threads}` : "batch", summary);
 
     log(`\nlfm batch throughput, ${args.model.split("/").at(-1)}, ${args.jobs} jobs, max_tokens 16–24, greedy, threads ${args.threads ?? "default"}, medians of ${args.reps} run(s) per mode`);
     log(`machine: ${cpus().length} CPUs, 1-min load average ${loadBefore[0].toFixed(2)} before, ${loadAfter[0].toFixed(2)} after`);
