@@ -6,7 +6,7 @@
  * Prints a table; writes results/compare.json and results/compare.svg. With --json the last line of
  * stdout is the summary, whose `ratios` are lfmkit ÷ llama.cpp.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -14,6 +14,7 @@ import { exportGguf } from "@lfmkit/text";
 import { Command } from "commander";
 import { z } from "zod";
 import { renderChart } from "./chart.js";
+import { writeResults } from "./harness.js";
 import { measure, median, type RunResult, type RunSpec } from "./run-spec.js";
 import { SHAPE_VOCAB, syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
@@ -137,8 +138,6 @@ log("\nlfmkit peak RSS against 1.3 × weight bytes + 200 MB:");
 for (const r of rows) log(`  ${`${r.lfmkitFormat}_${size(r.shape)}`.padEnd(22)} ${fmt(r.lfmkit.peakRssGB, 3)} GB of ${fmt(r.lfmkit.peakRssLimitGB, 3)} GB (weights ${fmt(r.lfmkit.weightGB, 3)} GB) ${r.lfmkit.peakRssWithinLimit ? "within" : "OVER"}`);
 
 const summary = { date: new Date().toISOString(), threads: args.threads, reps, promptTokens, decodeTokens, longContext, peer: "node-llama-cpp 3.22.1 (llama.cpp CPU)", rows, ratios, longContextRetention };
-const results = join(here, "..", "results");
-mkdirSync(results, { recursive: true });
-writeFileSync(join(results, "compare.json"), `${JSON.stringify(summary, null, 2)}\n`);
-writeFileSync(join(results, "compare.svg"), renderChart(ratios));
+writeResults("compare", summary);
+writeFileSync(join(here, "..", "results", "compare.svg"), renderChart(ratios));
 if (args.json) console.log(JSON.stringify(summary));

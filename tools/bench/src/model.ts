@@ -4,13 +4,12 @@
  * measurements by run-lfmkit, each in a fresh process, medians reported. The first run builds the
  * graph if it is not cached. Writes results/<model>-<weight-format>.json.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
-import { basename, dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { basename } from "node:path";
 import { WEIGHT_FORMATS, weightFormatSchema } from "@lfmkit/core";
 import { openTextCheckpoint } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
+import { writeResults } from "./harness.js";
 import { measure, median } from "./run-spec.js";
 
 const argsSchema = z.object({
@@ -67,9 +66,7 @@ const result = {
   decodeTokensPerSecond: Math.round(median(runs.map((r) => r.decodeTokensPerSecond))),
   date: new Date().toISOString(),
 };
-const resultsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "results");
-mkdirSync(resultsDir, { recursive: true });
-writeFileSync(join(resultsDir, `${result.model}-${result.weightFormat}.json`), `${JSON.stringify(result, null, 2)}\n`);
+writeResults(`${result.model}-${result.weightFormat}`, result);
 if (args.json) console.log(JSON.stringify(result));
 else {
   console.log(
