@@ -264,3 +264,61 @@ describe("convolutions in ONNX layout", () => {
     expect(maxAbsDiff(got, Array.from(x, (v) => (v > 0 ? v : Math.exp(v) - 1)))).toBeLessThanOrEqual(1e-6);
   });
 });
+
+describe("sparseExperts", () => {
+  // Wide rows and many pairs per row, so ORT splits the work across threads: that is where a
+  // reducing scatter lost updates (the result then changed from run to run).
+  const [rowCount, hidden, width, expertCount, perRow] = [192, 512, 8, 8, 4];
+  const silu = (v: number) => v / (1 + Math.exp(-v));
+  const experts = Array.from({ length: expertCount }, (_, e) => ({
+    gate: values(width * hidden, 10 + e).map((v) => v / 20),
+    up: values(width * hidden, 30 + e).map((v) => v / 20),
+    down: values(hidden * width, 50 + e).map((v) => v / 10),
+  }));
+  const rows = values(rowCount * hidden, 4);
+  // Row n uses experts n, n + 1, …, n + perRow − 1 (mod E); every seventh row drops one of them
+  // (a zero weight) and every eleventh uses none.
+  const routing = new Float32Array(rowCount * expertCount);
+  for (let n = 0; n < rowCount; n++) {
+    if (n % 11 === 0) continue;
+    for (let j = 0; j < perRow; j++) routing[n * expertCount + ((n + j) % expertCount)] = n % 7 === 0 && j === 1 ? 0 : 0.1 + ((n * 3 + j) % 5) / 10;
+  }
+
+  /** Σ_e routing[n, e] · down_e(silu(gate_e · x) ⊙ up_e · x), row by row. */
+  function closedForm(): Float32Array {
+    const out = new Float32Array(rowCount * hidden);
+    for (let n = 0; n < rowCount; n++) {
+      const x = rows.subarray(n * hidden, (n + 1) * hidden);
+      for (let e = 0; e < expertCount; e++) {
+        const w = routing[n * expertCount + e];
+        if (w === 0) continue;
+        const inner = Array.from({ length: width }, (_, i) => {
+          let [g, u] = [0, 0];
+          for (let d = 0; d < hidden; d++) [g, u] = [g + experts[e].gate[i * hidden + d] * x[d], u + experts[e].up[i * hidden + d] * x[d]];
+          return silu(g) * u;
+        });
+        for (let d = 0; d < hidden; d++) {
+          let sum = 0;
+          for (let i = 0; i < width; i++) sum += experts[e].down[d * width + i] * inner[i];
+          out[n * hidden + d] += w * sum;
+        }
+      }
+    }
+    return out;
+  }
+
+  test("sums each row's chosen experts once, the same on every run", async () => {
+    const specs = experts.map((e, i) => ({
+      gate: { weight: weight(`e${i}.gate`, e.gate, [width, hidden]), format: "f32" as const },
+      up: { weight: weight(`e${i}.up`, e.up, [width, hidden]), format: "f32" as const },
+      down: { weight: weight(`e${i}.down`, e.down, [hidden, width]), format: "f32" as const },
+    }));
+    const want = closedForm();
+    for (let run = 0; run < 5; run++) {
+      const got = await runGraph({ rows: { data: rows, dims: [rowCount, hidden] }, routing: { data: routing, dims: [rowCount, expertCount] } }, (g, names) =>
+        ops.sparseExperts(g, names.rows, names.routing, specs, perRow),
+      );
+      expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-4);
+    }
+  });
+});

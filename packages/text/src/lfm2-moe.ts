@@ -34,6 +34,6 @@ export function moeFeedForward(g: GraphBuilder, x: string, w: Weights, moe: MoeC
     up: w.linear(`experts.${e}.w3`),
     down: w.linear(`experts.${e}.w2`),
   }));
-  const y = ops.sparseExperts(g, rows, weights, experts);
+  const y = ops.sparseExperts(g, rows, weights, experts, moe.expertsPerToken);
   return g.op1("Reshape", [y, g.op1("Shape", [x])]);
 }

@@ -13,14 +13,21 @@ export interface ExpertSpec {
 
 /**
  * Sparse mixture of SwiGLU experts: y[n] = Σ_e weights[n, e] · SwiGLU_e(rows[n]).
- * rows: [N, D]; weights: [N, E], zero where a row does not use an expert.
+ * rows: [N, D]; weights: [N, E], zero where a row does not use an expert, at most `perRow` nonzero
+ * in a row.
  *
  * The (expert, row) pairs are gathered once per layer, grouped by expert, and split into one batch
  * per expert, so an expert no row chose runs on an empty batch and its weights are never read. Each
  * expert's gate and up projections are one `linear` over their stacked weights: fewer nodes per
  * expert, which is what a decode step of many mostly idle experts pays for.
+ *
+ * The weighted outputs go back to their rows without a reducing scatter: ORT's CPU `ScatterND` with
+ * `reduction: "add"` splits its updates across threads with no atomicity, so two updates of one row
+ * could race (on the LFM2-8B-A1B shape the logits of one prompt differed by up to 0.16 from process
+ * to process). Each pair is placed instead at its own (row, slot), the slot being how many earlier
+ * experts the row uses, and the slots are summed, in expert order.
  */
-export function sparseExperts(g: GraphBuilder, rows: string, weights: string, experts: readonly ExpertSpec[]): string {
+export function sparseExperts(g: GraphBuilder, rows: string, weights: string, experts: readonly ExpertSpec[], perRow: number): string {
   const outFeatures = experts[0].down.weight.shape[0];
   const byExpert = g.op1("Transpose", [weights], { perm: [1, 0] }); // [E, N]
   const pairs = g.op1("Transpose", [g.op1("NonZero", [byExpert])], { perm: [1, 0] }); // [M, 2]: (expert, row), by expert
@@ -35,7 +42,12 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
     return linear(g, g.op1("Mul", [silu(g, gate), up]), expert.down);
   });
   const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, outFeatures])]); // [M, D]
-  return g.op1("ScatterND", [g.op1("Mul", [rows, g.scalar(0, "float32")]), rowIndex, g.op1("Mul", [y, pairWeights])], { reduction: "add" });
+  const slots = g.op1("CumSum", [routed, g.scalar(0)], { exclusive: 1 }); // [E, N]: earlier experts of each row
+  const places = g.op1("Concat", [rowIndex, g.op1("Unsqueeze", [g.op1("GatherND", [slots, pairs]), g.constant([1])])], { axis: 1 }); // [M, 2]: (row, slot)
+  const rowCount = g.op1("Slice", [g.op1("Shape", [rows]), g.constant([0]), g.constant([1])]);
+  const empty = g.op1("Expand", [g.scalar(0, "float32"), g.op1("Concat", [rowCount, g.constant([perRow, outFeatures])], { axis: 0 })]); // [N, perRow, D]
+  const placed = g.op1("ScatterND", [empty, places, g.op1("Mul", [y, pairWeights])]);
+  return g.op1("ReduceSum", [placed, g.constant([1])], { keepdims: 0 });
 }
 
 /** Two weights of shapes [a, in] and [b, in], read as one [a + b, in]. */
