@@ -293,9 +293,13 @@ describe("sparseExperts", () => {
         const w = routing[n * expertCount + e];
         if (w === 0) continue;
         const inner = Array.from({ length: width }, (_, i) => {
-          let [g, u] = [0, 0];
-          for (let d = 0; d < hidden; d++) [g, u] = [g + experts[e].gate[i * hidden + d] * x[d], u + experts[e].up[i * hidden + d] * x[d]];
-          return silu(g) * u;
+          let gate = 0;
+          let up = 0;
+          for (let d = 0; d < hidden; d++) {
+            gate += experts[e].gate[i * hidden + d] * x[d];
+            up += experts[e].up[i * hidden + d] * x[d];
+          }
+          return silu(gate) * up;
         });
         for (let d = 0; d < hidden; d++) {
           let sum = 0;

@@ -537,7 +537,7 @@ async function main(): Promise<void> {
       maxTokens: "16–24 (16 + i mod 9), temperature 0",
       threads: args.threads ?? "library default (all cores)",
       reps: args.reps,
-      machine: { cpus: cpus().length, loadAverage1mBefore: +loadBefore[0].toFixed(2), loadAverage1mAfter: +loadAfter[0].toFixed(2) },
+      machine: { loadAverage1mBefore: +loadBefore[0].toFixed(2), loadAverage1mAfter: +loadAfter[0].toFixed(2) },
       peer: "the local run: `lfm batch --model … --concurrency 1` on the same jobs (no queue)",
       method:
         "each run fresh CLI processes (apps/batch/dist/main.js) sharing one graph cache warmed beforehand by a 2-job local run; " +

@@ -8,23 +8,21 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
 import { exportGguf } from "@lfmkit/text";
 import { Command } from "commander";
 import { z } from "zod";
 import { renderChart } from "./chart.js";
-import { writeResults } from "./harness.js";
+import { BENCH_ROOT, DEFAULT_WORK, writeResults } from "./harness.js";
 import { measure, median, type RunResult, type RunSpec } from "./run-spec.js";
 import { SHAPE_VOCAB, syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
-const here = dirname(fileURLToPath(import.meta.url));
 const program = new Command()
   .name("bench")
   .option("--quick", "one repetition, 64 decode tokens, no long-context decode")
   .option("--reps <n>", "repetitions (medians are reported)", "3")
   .option("--threads <n>", "threads for both runtimes", "2")
-  .option("--work <dir>", "where synthetic checkpoints are written", join(here, "..", ".work"))
+  .option("--work <dir>", "where synthetic checkpoints are written", DEFAULT_WORK)
   .option("--json", "print the summary as one JSON line");
 program.parse();
 const args = z
@@ -139,5 +137,5 @@ for (const r of rows) log(`  ${`${r.lfmkitFormat}_${size(r.shape)}`.padEnd(22)} 
 
 const summary = { date: new Date().toISOString(), threads: args.threads, reps, promptTokens, decodeTokens, longContext, peer: "node-llama-cpp 3.22.1 (llama.cpp CPU)", rows, ratios, longContextRetention };
 writeResults("compare", summary);
-writeFileSync(join(here, "..", "results", "compare.svg"), renderChart(ratios));
+writeFileSync(join(BENCH_ROOT, "results", "compare.svg"), renderChart(ratios));
 if (args.json) console.log(JSON.stringify(summary));

@@ -44,7 +44,7 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
   const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, outFeatures])]); // [M, D]
   const slots = g.op1("CumSum", [routed, g.scalar(0)], { exclusive: 1 }); // [E, N]: earlier experts of each row
   const places = g.op1("Concat", [rowIndex, g.op1("Unsqueeze", [g.op1("GatherND", [slots, pairs]), g.constant([1])])], { axis: 1 }); // [M, 2]: (row, slot)
-  const rowCount = g.op1("Slice", [g.op1("Shape", [rows]), g.constant([0]), g.constant([1])]);
+  const rowCount = g.op1("Shape", [rows], { start: 0, end: 1 });
   const empty = g.op1("Expand", [g.scalar(0, "float32"), g.op1("Concat", [rowCount, g.constant([perRow, outFeatures])], { axis: 0 })]); // [N, perRow, D]
   const placed = g.op1("ScatterND", [empty, places, g.op1("Mul", [y, pairWeights])]);
   return g.op1("ReduceSum", [placed, g.constant([1])], { keepdims: 0 });
