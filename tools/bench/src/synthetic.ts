@@ -185,9 +185,10 @@ const CONTROL_TOKENS = ["<|pad|>", "<|startoftext|>", "<|endoftext|>", "<|fim_pr
 /**
  * tokenizer.ggml.* metadata of a synthetic byte-level BPE vocabulary of `size` tokens: LFM2's control
  * tokens, the 256 byte symbols, then merges of two byte symbols. The benchmarks feed token ids, so
- * only its shape matters; it is a consistent vocabulary llama.cpp accepts.
+ * only its shape matters; it is a consistent vocabulary llama.cpp accepts. With `chatTemplate`, the
+ * file also serves the chat path.
  */
-export function syntheticTokenizerMetadata(size: number): Record<string, GgufEntry> {
+export function syntheticTokenizerMetadata(size: number, chatTemplate?: string): Record<string, GgufEntry> {
   const bytes = byteLevelAlphabet();
   const tokens = [...CONTROL_TOKENS, ...bytes];
   const merges: string[] = [];
@@ -197,5 +198,5 @@ export function syntheticTokenizerMetadata(size: number): Record<string, GgufEnt
     merges.push(`${a} ${b}`);
   }
   const controlIds = new Set(CONTROL_TOKENS.map((_, id) => id));
-  return ggufTokenizerEntries({ tokens, controlIds, merges, bosId: 1, eosId: 7, padId: 0, addBos: true });
+  return ggufTokenizerEntries({ tokens, controlIds, merges, bosId: 1, eosId: 7, padId: 0, addBos: true, chatTemplate });
 }
