@@ -13,6 +13,8 @@ export interface PreparedPrompt {
   readonly state?: DecoderState;
   /** Rows for the positions after `state`, when they are not all token embeddings. */
   readonly embeddings?: Float32Array;
+  /** The logits `state` ended on, when it has seen the whole prompt (nothing is prefilled). */
+  readonly logits?: Float32Array;
 }
 
 export async function* decode(
@@ -24,7 +26,7 @@ export async function* decode(
 ): AsyncGenerator<ChatEvent> {
   const promptIds = [...prompt.key.ids];
   const sampling = samplingFor(model.path, options);
-  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, stopTokenIds: options.ignoreEos ? [] : undefined, signal: options.signal, state: prompt.state };
+  const settings = { ...sampling, maxTokens: options.maxTokens, stop: options.stop, stopTokenIds: options.ignoreEos ? [] : undefined, signal: options.signal, state: prompt.state, promptLogits: prompt.logits };
   const input = prompt.embeddings ? { ids: promptIds, embeddings: prompt.embeddings } : promptIds;
   const calls = new ToolCallSplitter(toolCallMarkers(tokenizer), (ids) => tokenizer.decode(ids, { skipSpecialTokens: true }));
   for await (const event of generate(model, tokenizer, input, settings)) {

@@ -91,13 +91,14 @@ export class VisionLanguageChat implements ChatModel {
       const { features } = await this.encoder.encode(preprocessImages(unseen, this.imageSettings).batch);
       spliceImageFeatures(embeddings, ids.slice(start), this.imageTokenId, features, this.decoder.config.hiddenSize);
     }
-    yield* decode(this.decoder, this.tokenizer, { key, state: kept?.state, embeddings }, options, this.prefixes);
+    yield* decode(this.decoder, this.tokenizer, { key, state: kept?.state, logits: kept?.logits, embeddings }, options, this.prefixes);
   }
 
   complete(promptIds: readonly number[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
     if (promptIds.includes(this.imageTokenId)) throw new LfmkitError("image tokens in raw prompt ids need their image: use chat() with an image part", this.path);
     const key = { ids: promptIds, images: [] };
-    return decode(this.decoder, this.tokenizer, { key, state: this.prefixes.take(key)?.state }, options, this.prefixes);
+    const kept = this.prefixes.take(key);
+    return decode(this.decoder, this.tokenizer, { key, state: kept?.state, logits: kept?.logits }, options, this.prefixes);
   }
 
   async dispose(): Promise<void> {

@@ -7,10 +7,20 @@
  * computed backwards, but the mark keeps them (a few rows per conv layer), and the cached attention
  * rows before a position never change. So a conversation whose last answer comes back tokenized
  * differently from how it was generated (the model is free to emit a non-canonical tokenization),
- * or edited by the user, still reuses everything up to that answer. Images are part of the key: a
- * prompt's image tokens match only where the same images stand.
+ * or edited by the user, still reuses everything up to that answer; and since the mark also keeps the
+ * logits the prompt ended on, the same prompt asked again (regenerate) prefills nothing. Images are
+ * part of the key: a prompt's image tokens match only where the same images stand.
  */
 import type { DecoderState, StateMark } from "@lfmkit/text";
+
+/** A point a kept state can go back to; with `logits`, the end of a prompt that can be answered from there. */
+type Mark = StateMark & { readonly logits?: Float32Array };
+
+/** Where a prompt continues a kept state, and the logits to answer from when that is the prompt's end. */
+interface ResumePoint {
+  readonly position: number;
+  readonly logits?: Float32Array;
+}
 
 export interface PromptKey {
   readonly ids: readonly number[];
@@ -22,7 +32,7 @@ interface Entry {
   readonly key: PromptKey;
   readonly state: DecoderState;
   /** Earlier points of `state` it can go back to, by position. */
-  readonly marks: readonly StateMark[];
+  readonly marks: readonly Mark[];
   readonly bytes: number;
 }
 
@@ -37,36 +47,37 @@ export class PrefixCache {
   ) {}
 
   /**
-   * The kept state that covers the longest start of the prompt (leaving at least one position to
-   * prefill), moved to the end of that start, with the number of images those positions hold. The
-   * entry is handed over, not copied: the request continues it, and keeps the state after its own
-   * answer, which supersedes it.
+   * The kept state that covers the longest start of the prompt, moved to the end of that start, with
+   * the number of images those positions hold, and the logits to answer from when it covers the whole
+   * prompt (otherwise at least one position is left to prefill: it gives the first logits). The entry
+   * is handed over, not copied: the request continues it, and keeps the state after its own answer,
+   * which supersedes it.
    */
-  take(prompt: PromptKey): { state: DecoderState; images: number } | undefined {
-    let best: { entry: Entry; position: number } | undefined;
+  take(prompt: PromptKey): { state: DecoderState; images: number; logits?: Float32Array } | undefined {
+    let best: { entry: Entry; point: ResumePoint } | undefined;
     for (const entry of this.entries) {
       if (!entry.key.images.every((digest, i) => prompt.images[i] === digest)) continue;
-      const position = resumePoint(entry, prompt.ids);
-      if (position > (best?.position ?? 0)) best = { entry, position };
+      const point = resumePoint(entry, prompt.ids);
+      if (point.position > (best?.point.position ?? 0)) best = { entry, point };
     }
     if (!best) return undefined;
-    const { entry, position } = best;
+    const { entry, point } = best;
     this.entries = this.entries.filter((e) => e !== entry);
     this.held -= entry.bytes;
-    if (position < entry.state.position) entry.state.rewind(entry.marks.find((m) => m.position === position)!);
-    return { state: entry.state, images: entry.key.images.length };
+    if (point.position < entry.state.position) entry.state.rewind(entry.marks.find((m) => m.position === point.position)!);
+    return { state: entry.state, images: entry.key.images.length, logits: point.logits };
   }
 
   /**
    * Keeps `state` (its request is done with it), which has seen exactly the positions of `key`, with
    * the earlier points it can go back to; evicts the least recently used beyond the budget.
    */
-  keep(key: PromptKey, state: DecoderState, marks: readonly StateMark[] = []): void {
+  keep(key: PromptKey, state: DecoderState, marks: readonly Mark[] = []): void {
     if (this.budgetBytes === 0 || state.position !== key.ids.length) return;
     const bytes = state.bytes;
     if (bytes > this.budgetBytes) return;
     this.entries = this.entries.filter((e) => !sameKey(e.key, key));
-    this.entries.push({ key, state, marks: marks.filter((m) => m.position > 0 && m.position < key.ids.length), bytes });
+    this.entries.push({ key, state, marks: marks.filter((m) => m.position > 0 && m.position <= key.ids.length), bytes });
     this.held = this.entries.reduce((n, e) => n + e.bytes, 0);
     while (this.held > this.budgetBytes) this.held -= this.entries.shift()!.bytes;
   }
@@ -81,14 +92,19 @@ export class PrefixCache {
 }
 
 /**
- * The furthest point of an entry's state that a prompt can continue from (0: none): its end, if the
- * prompt extends all of it, else its latest mark within the start they share. At least one prompt
- * position must be left to prefill (it gives the first logits).
+ * The furthest point of an entry's state that a prompt can continue from (position 0: none): its end,
+ * if the prompt extends all of it, else its latest mark within the start they share. A point before
+ * the prompt's end leaves positions to prefill; the end itself serves only with the logits kept there.
  */
-function resumePoint({ key, marks }: Entry, prompt: readonly number[]): number {
+function resumePoint({ key, marks }: Entry, prompt: readonly number[]): ResumePoint {
   const shared = sharedLength(key.ids, prompt);
-  if (shared === key.ids.length && shared < prompt.length) return shared;
-  return Math.max(0, ...marks.map((m) => m.position).filter((p) => p <= shared && p < prompt.length));
+  if (shared === key.ids.length && shared < prompt.length) return { position: shared };
+  let best: ResumePoint = { position: 0 };
+  for (const { position, logits } of marks) {
+    const usable = position < prompt.length || (position === prompt.length && logits !== undefined);
+    if (usable && position <= shared && position > best.position) best = { position, logits: position === prompt.length ? logits : undefined };
+  }
+  return best;
 }
 
 /** How many leading ids `a` and `b` share. */

@@ -47,7 +47,8 @@ export class TextChat implements ChatModel {
 
   complete(promptIds: readonly number[], options: ChatOptions = {}): AsyncIterable<ChatEvent> {
     const key = { ids: promptIds, images: [] };
-    return decode(this.model, this.tokenizer, { key, state: this.prefixes.take(key)?.state }, options, this.prefixes);
+    const kept = this.prefixes.take(key);
+    return decode(this.model, this.tokenizer, { key, state: kept?.state, logits: kept?.logits }, options, this.prefixes);
   }
 
   dispose(): Promise<void> {

@@ -60,3 +60,15 @@ test("an answer that comes back otherwise (edited, or tokenized differently) reu
   expect(withReuse.ids).toEqual(without.ids);
   expect(withReuse.usage.cachedPromptTokens).toBe(first.promptIds.length);
 });
+
+test.each([
+  ["text", [{ role: "user", content: questions[2] }, { role: "assistant", content: "Once." }, { role: "user", content: questions[0] }]],
+  ["image", [{ role: "user", content: [{ type: "image", image: join(dir, imageSample.image!) }, { type: "text", text: imageSample.prompt }] }]],
+] as [string, Message[]][])("a %s prompt asked again (regenerate) prefills nothing: it answers from the logits the prompt ended on, exactly as without reuse", async (_, conversation) => {
+  const first = await answer(reusing, conversation);
+  const [again, without] = [await answer(reusing, conversation), await answer(fresh, conversation)];
+  expect(first.ids).toEqual(without.ids);
+  expect(again.ids).toEqual(without.ids);
+  expect(again.usage.cachedPromptTokens).toBe(again.usage.promptTokens);
+  expect(again.timings.prefillTokensPerSecond).toBe(0);
+});

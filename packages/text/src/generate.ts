@@ -17,6 +17,11 @@ export interface GenerateOptions extends SamplingOptions {
    * only the rest is prefilled. Advanced in place; by default a fresh state.
    */
   state?: DecoderState;
+  /**
+   * The logits `state` ended on, when it has seen the whole prompt (a kept `promptEnd`, for another
+   * answer to the same prompt): nothing is prefilled.
+   */
+  promptLogits?: Float32Array;
 }
 
 export type FinishReason = "stop" | "length";
@@ -48,8 +53,13 @@ export type GenerationEvent =
       timings: Timings;
       state: DecoderState;
       /** `state` right after the prompt, before any generated token: where a retry of the answer starts. */
-      promptEnd: StateMark;
+      promptEnd: PromptEnd;
     };
+
+/** A point right after a prompt, with the logits of its last position, from which it can be answered again. */
+export interface PromptEnd extends StateMark {
+  readonly logits: Float32Array;
+}
 
 /**
  * A prompt whose rows are not all token embeddings: `embeddings` holds the rows the decoder reads
@@ -85,7 +95,10 @@ export async function* generate(
   const decoder = tokenizer.streamDecoder();
   const state = options.state ?? model.newState();
   const cached = state.position;
-  if (cached >= promptIds.length) throw new LfmkitError(`the kept state covers ${cached} positions, more than the prompt's ${promptIds.length}`);
+  const answeredAgain = options.promptLogits !== undefined && cached === promptIds.length;
+  if (cached >= promptIds.length && !answeredAgain) {
+    throw new LfmkitError(`the kept state covers ${cached} of the prompt's ${promptIds.length} positions: one must be left to prefill, or the logits it ended on given`);
+  }
   const seen = new Set(promptIds);
   const longestStop = Math.max(0, ...stop.map((s) => s.length));
   const ids: number[] = [];
@@ -98,9 +111,11 @@ export async function* generate(
   if ("embeddings" in prompt && prompt.embeddings.length !== (promptIds.length - cached) * model.config.hiddenSize) {
     throw new LfmkitError(`the prompt's embeddings must hold its ${promptIds.length - cached} positions after the kept ${cached}`);
   }
-  let { logits } = "embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached));
+  let logits = answeredAgain
+    ? options.promptLogits!
+    : ("embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached))).logits;
   const prefillMs = performance.now() - start;
-  const promptEnd = state.mark();
+  const promptEnd: PromptEnd = { ...state.mark(), logits: lastRow(logits, model.config.vocabSize).slice() };
   let firstTokenMs = prefillMs;
 
   while (ids.length < maxTokens) {
@@ -142,7 +157,7 @@ export async function* generate(
       prefillMs,
       decodeMs,
       timeToFirstTokenMs: firstTokenMs,
-      prefillTokensPerSecond: ((promptIds.length - cached) / prefillMs) * 1000,
+      prefillTokensPerSecond: answeredAgain ? 0 : ((promptIds.length - cached) / prefillMs) * 1000,
       decodeTokensPerSecond: decodeSteps > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
     },
     state,
