@@ -11,10 +11,7 @@
  * logits the prompt ended on, the same prompt asked again (regenerate) prefills nothing. Images are
  * part of the key: a prompt's image tokens match only where the same images stand.
  */
-import type { DecoderState, StateMark } from "@lfmkit/text";
-
-/** A point a kept state can go back to; with `logits`, the end of a prompt that can be answered from there. */
-type Mark = StateMark & { readonly logits?: Float32Array };
+import type { DecoderState, PromptEnd } from "@lfmkit/text";
 
 /** Where a prompt continues a kept state, and the logits to answer from when that is the prompt's end. */
 interface ResumePoint {
@@ -31,8 +28,8 @@ export interface PromptKey {
 interface Entry {
   readonly key: PromptKey;
   readonly state: DecoderState;
-  /** Earlier points of `state` it can go back to, by position. */
-  readonly marks: readonly Mark[];
+  /** Prompt ends within `state` (before or at its end) it can go back to, by position. */
+  readonly marks: readonly PromptEnd[];
   readonly bytes: number;
 }
 
@@ -70,14 +67,15 @@ export class PrefixCache {
 
   /**
    * Keeps `state` (its request is done with it), which has seen exactly the positions of `key`, with
-   * the earlier points it can go back to; evicts the least recently used beyond the budget.
+   * the prompt ends it can go back to; evicts the least recently used beyond the budget.
    */
-  keep(key: PromptKey, state: DecoderState, marks: readonly Mark[] = []): void {
+  keep(key: PromptKey, state: DecoderState, marks: readonly PromptEnd[] = []): void {
     if (this.budgetBytes === 0 || state.position !== key.ids.length) return;
-    const bytes = state.bytes;
+    const kept = marks.filter((m) => m.position > 0 && m.position <= key.ids.length);
+    const bytes = kept.reduce((n, m) => n + m.logits.byteLength, state.bytes);
     if (bytes > this.budgetBytes) return;
     this.entries = this.entries.filter((e) => !sameKey(e.key, key));
-    this.entries.push({ key, state, marks: marks.filter((m) => m.position > 0 && m.position <= key.ids.length), bytes });
+    this.entries.push({ key, state, marks: kept, bytes });
     this.held = this.entries.reduce((n, e) => n + e.bytes, 0);
     while (this.held > this.budgetBytes) this.held -= this.entries.shift()!.bytes;
   }
@@ -101,8 +99,7 @@ function resumePoint({ key, marks }: Entry, prompt: readonly number[]): ResumePo
   if (shared === key.ids.length && shared < prompt.length) return { position: shared };
   let best: ResumePoint = { position: 0 };
   for (const { position, logits } of marks) {
-    const usable = position < prompt.length || (position === prompt.length && logits !== undefined);
-    if (usable && position <= shared && position > best.position) best = { position, logits: position === prompt.length ? logits : undefined };
+    if (position <= shared && position > best.position) best = { position, logits: position === prompt.length ? logits : undefined };
   }
   return best;
 }

@@ -72,3 +72,16 @@ test.each([
   expect(again.usage.cachedPromptTokens).toBe(again.usage.promptTokens);
   expect(again.timings.prefillTokensPerSecond).toBe(0);
 });
+
+test("a one-token answer keeps its prompt's end as the state's end: asking again answers from it without a rewind", async () => {
+  const messages: Message[] = [{ role: "user", content: questions[1] }, { role: "assistant", content: "Twice." }, { role: "user", content: questions[2] }];
+  const once = async (model: ChatModel) => {
+    let done: Extract<ChatEvent, { type: "done" }> | undefined;
+    for await (const event of model.chat(messages, { temperature: 0, maxTokens: 1 })) if (event.type === "done") done = event;
+    return done!;
+  };
+  await once(reusing);
+  const [again, without] = [await once(reusing), await once(fresh)];
+  expect(again.ids).toEqual(without.ids);
+  expect(again.usage.cachedPromptTokens).toBe(again.usage.promptTokens);
+});

@@ -95,9 +95,12 @@ export async function* generate(
   const decoder = tokenizer.streamDecoder();
   const state = options.state ?? model.newState();
   const cached = state.position;
-  const answeredAgain = options.promptLogits !== undefined && cached === promptIds.length;
+  const answeredAgain = options.promptLogits !== undefined;
+  if (answeredAgain && (cached !== promptIds.length || options.promptLogits!.length !== model.config.vocabSize)) {
+    throw new LfmkitError(`promptLogits must be the ${model.config.vocabSize} logits of a state that has seen the whole prompt (${cached} of ${promptIds.length} positions seen, ${options.promptLogits!.length} logits)`);
+  }
   if (cached >= promptIds.length && !answeredAgain) {
-    throw new LfmkitError(`the kept state covers ${cached} of the prompt's ${promptIds.length} positions: one must be left to prefill, or the logits it ended on given`);
+    throw new LfmkitError(`the kept state has seen ${cached} positions, the prompt has ${promptIds.length}: at least one must be left to prefill`);
   }
   const seen = new Set(promptIds);
   const longestStop = Math.max(0, ...stop.map((s) => s.length));
@@ -111,8 +114,9 @@ export async function* generate(
   if ("embeddings" in prompt && prompt.embeddings.length !== (promptIds.length - cached) * model.config.hiddenSize) {
     throw new LfmkitError(`the prompt's embeddings must hold its ${promptIds.length - cached} positions after the kept ${cached}`);
   }
+  // A copy: sampling applies the repetition penalty in place, and the caller may answer from these logits again.
   let logits = answeredAgain
-    ? options.promptLogits!
+    ? options.promptLogits!.slice()
     : ("embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached))).logits;
   const prefillMs = performance.now() - start;
   const promptEnd: PromptEnd = { ...state.mark(), logits: lastRow(logits, model.config.vocabSize).slice() };

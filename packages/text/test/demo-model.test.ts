@@ -96,4 +96,27 @@ describe("lfmkit-demo text answers", () => {
     expect(tokens).toHaveLength(1);
     await model.dispose();
   });
+
+  test("answering again from a prompt's end (promptLogits) gives the same answer every time, with a repetition penalty, and leaves those logits as they were", async () => {
+    const sample = samples[0];
+    const model = await load({});
+    const settings = { temperature: 0, repetitionPenalty: 1.3, maxTokens: sample.ids.length + 4 };
+    const answer = async (options: object) => {
+      for await (const event of generate(model, tokenizer, sample.prompt_ids, { ...settings, ...options })) if (event.type === "done") return event;
+      throw new Error("generation ended without a done event");
+    };
+    const first = await answer({});
+    const promptLogits = first.promptEnd.logits.slice();
+    const again = [];
+    for (let i = 0; i < 2; i++) {
+      first.state.rewind(first.promptEnd);
+      again.push(await answer({ state: first.state, promptLogits: first.promptEnd.logits }));
+    }
+    for (const done of again) {
+      expect(done.ids).toEqual(first.ids);
+      expect(done.usage.cachedPromptTokens).toBe(sample.prompt_ids.length);
+    }
+    expect(first.promptEnd.logits).toEqual(promptLogits);
+    await model.dispose();
+  });
 });

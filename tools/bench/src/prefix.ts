@@ -9,7 +9,7 @@
  * new question). Measured per turn, with the default `prefixCacheBytes`
  * (reuse: the turn prefills only what follows the kept state of the last answer) and with
  * `prefixCacheBytes: 0` (the whole history re-prefilled): time to first token, from the chat() call
- * to the first streamed token (template, tokenization, prefix lookup and state copy, prefill, first
+ * to the first streamed token (template, tokenization, prefix lookup, prefill, first
  * sample). The peer is the full re-prefill of the same history.
  *
  * Acceptance: turn 20 ≤ 1.3 × turn 2 with reuse, while the re-prefill grows with the history; the
@@ -195,7 +195,7 @@ function measureConversation(subject: Subject, questions: string[], threads: num
       answerTokens: runs.full[0].turns[i].ids.length,
       timeToFirstTokenMs: { reuse: +at("reuse", (t) => t.timeToFirstTokenMs).toFixed(2), full: +at("full", (t) => t.timeToFirstTokenMs).toFixed(2) },
       prefillMs: { reuse: +at("reuse", (t) => t.prefillMs).toFixed(2), full: +at("full", (t) => t.prefillMs).toFixed(2) },
-      /** Before the decoder runs: template, tokenization, prefix lookup and state copy, embedding. */
+      /** Outside the library's own time to first token: template, tokenization, prefix lookup, the embedding rows (vision-language models), and streaming the first token out. */
       beforePrefillMs: {
         reuse: +at("reuse", (t) => t.timeToFirstTokenMs - t.libraryTimeToFirstTokenMs).toFixed(2),
         full: +at("full", (t) => t.timeToFirstTokenMs - t.libraryTimeToFirstTokenMs).toFixed(2),
@@ -325,7 +325,7 @@ async function main(): Promise<void> {
   writeResults("prefix", summary);
 
   conversations.forEach(printConversation);
-  console.log("(before: from the chat() call until the decoder runs — template, tokenization, prefix lookup and state copy, embedding; prefill: the decoder to the first logits)");
+  console.log("(before: the time to first token outside the library's own — template, tokenization, prefix lookup, embedding rows of vision-language models, streaming the first token out; prefill: the decoder to the first logits)");
   console.log(`\nthe decoder alone: ${HISTORY_NEW_TOKENS} new tokens after a turn-2 and a turn-${demoTurns.length} history (median of ${args.historyReps})`);
   printTable([
     ["decoder", "format", ...histories.map((h) => `after ${h} ms`), "long ÷ short"],
