@@ -26,11 +26,13 @@
  * the part of a turn that has to grow with it; how much it weighs depends on the model's size.
  * Writes results/prefix.json.
  */
+import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { loadModel, type Message } from "@lfmkit/pipeline";
 import { exportGguf, TextModel } from "@lfmkit/text";
+import { folderVocabulary } from "@lfmkit/tokenizer";
 import { Command } from "commander";
 import { z } from "zod";
 import { BENCH_ROOT, DEFAULT_WORK, against, answer, childSpec, fixed, gb, median, printTable, random, runChild, verdict, writeResults } from "./harness.js";
@@ -286,8 +288,10 @@ async function main(): Promise<void> {
   if (args.largeReps > 0) {
     // Random weights and a synthetic vocabulary: the answers are noise whose text tokenizes back differently,
     // so each turn also re-prefills the previous answer (from the mark the state kept after its prompt).
-    const template = readFileSync(join(args.model, "chat_template.jinja"), "utf8");
-    const gguf = exportGguf(synthetic350m, join(args.work, "lfm2-350m-chat-Q4_0.gguf"), "Q4_0", syntheticTokenizerMetadata(SHAPE_VOCAB, template));
+    const template = folderVocabulary(args.model).chatTemplate;
+    if (template === undefined) throw new Error(`${args.model} has no chat template for the LFM2-350M conversation`);
+    const name = `lfm2-350m-chat-${createHash("sha256").update(template).digest("hex").slice(0, 12)}-Q4_0.gguf`; // another template, another file
+    const gguf = exportGguf(synthetic350m, join(args.work, name), "Q4_0", syntheticTokenizerMetadata(SHAPE_VOCAB, template));
     subjects.push({ label: "LFM2-350M shape (synthetic, GGUF Q4_0, the demo's chat template)", model: gguf, reps: args.largeReps, maxTokens: args.largeMaxTokens });
   }
   const conversations = subjects.map((subject) => measureConversation(subject, questions, args.threads, cacheDir));
