@@ -95,11 +95,11 @@ export async function* generate(
   const decoder = tokenizer.streamDecoder();
   const state = options.state ?? model.newState();
   const cached = state.position;
-  const answeredAgain = options.promptLogits !== undefined;
-  if (answeredAgain && (cached !== promptIds.length || options.promptLogits!.length !== model.config.vocabSize)) {
-    throw new LfmkitError(`promptLogits must be the ${model.config.vocabSize} logits of a state that has seen the whole prompt (${cached} of ${promptIds.length} positions seen, ${options.promptLogits!.length} logits)`);
+  const { promptLogits } = options;
+  if (promptLogits && (cached !== promptIds.length || promptLogits.length !== model.config.vocabSize)) {
+    throw new LfmkitError(`promptLogits must be the ${model.config.vocabSize} logits of a state that has seen the whole prompt (${cached} of ${promptIds.length} positions seen, ${promptLogits.length} logits)`);
   }
-  if (cached >= promptIds.length && !answeredAgain) {
+  if (!promptLogits && cached >= promptIds.length) {
     throw new LfmkitError(`the kept state has seen ${cached} positions, the prompt has ${promptIds.length}: at least one must be left to prefill`);
   }
   const seen = new Set(promptIds);
@@ -114,12 +114,13 @@ export async function* generate(
   if ("embeddings" in prompt && prompt.embeddings.length !== (promptIds.length - cached) * model.config.hiddenSize) {
     throw new LfmkitError(`the prompt's embeddings must hold its ${promptIds.length - cached} positions after the kept ${cached}`);
   }
-  // A copy: sampling applies the repetition penalty in place, and the caller may answer from these logits again.
-  let logits = answeredAgain
-    ? options.promptLogits!.slice()
+  const prefilled = promptLogits
+    ? undefined
     : ("embeddings" in prompt ? await model.forwardEmbeddings(state, prompt.embeddings) : await model.forward(state, promptIds.slice(cached))).logits;
   const prefillMs = performance.now() - start;
-  const promptEnd: PromptEnd = { ...state.mark(), logits: lastRow(logits, model.config.vocabSize).slice() };
+  // Sampling applies the repetition penalty in place, so the row kept for answering again is never the one sampled.
+  const promptEnd: PromptEnd = { ...state.mark(), logits: promptLogits ?? lastRow(prefilled!, model.config.vocabSize).slice() };
+  let logits = prefilled ?? promptEnd.logits.slice();
   let firstTokenMs = prefillMs;
 
   while (ids.length < maxTokens) {
@@ -161,7 +162,7 @@ export async function* generate(
       prefillMs,
       decodeMs,
       timeToFirstTokenMs: firstTokenMs,
-      prefillTokensPerSecond: answeredAgain ? 0 : ((promptIds.length - cached) / prefillMs) * 1000,
+      prefillTokensPerSecond: promptIds.length > cached ? ((promptIds.length - cached) / prefillMs) * 1000 : 0,
       decodeTokensPerSecond: decodeSteps > 0 ? (decodeSteps / decodeMs) * 1000 : 0,
     },
     state,
