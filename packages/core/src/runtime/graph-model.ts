@@ -23,6 +23,8 @@ export interface GraphModelRequest {
   readonly name: string;
   readonly cacheDir?: string;
   readonly threads?: number;
+  /** See `SessionSettings.prepackWeights`. */
+  readonly prepackWeights?: boolean;
   /**
    * Tables the build writes beside the graph (`g.sideFile`), by file name: [rows, columns] of float32,
    * or [rows, columns, grid] of `encodeQuantizedRows` records.
@@ -56,7 +58,7 @@ export class GraphModel {
         const path = join(dirname(graph.path), file);
         tables.set(file, grid ? new QuantizedRowTable(path, rows, columns, grid) : new RowTable(path, rows, columns));
       }
-      return new GraphModel(graph, await openSession(graph.path, { threads: request.threads }), tables);
+      return new GraphModel(graph, await openSession(graph.path, { threads: request.threads, prepackWeights: request.prepackWeights }), tables);
     } catch (error) {
       for (const table of tables.values()) table.close();
       throw error;
