@@ -18,8 +18,9 @@ export interface ExpertSpec {
  *
  * The (expert, row) pairs are gathered once per layer, grouped by expert, and split into one batch
  * per expert, so an expert no row chose runs on an empty batch and its weights are never read. Each
- * expert's gate and up projections are one `linear` over their stacked weights: fewer nodes per
- * expert, which is what a decode step of many mostly idle experts pays for.
+ * expert runs two nodes: one `linear` over its stacked gate and up weights, and its down projection.
+ * The SwiGLU between them runs once over all the layer's pairs. A decode step of many mostly idle
+ * experts pays per node, not per row.
  *
  * The weighted outputs go back to their rows without a reducing scatter: ORT's CPU `ScatterND` with
  * `reduction: "add"` splits its updates across threads with no atomicity, so two updates of one row
@@ -36,11 +37,10 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
   const routed = g.op1("Cast", [g.op1("Cast", [byExpert], { to: ONNX_BOOL })], { to: ONNX_INT64 });
   const rowsPerExpert = g.op1("ReduceSum", [routed, g.constant([1])], { keepdims: 0 }); // [E]
   const batches = g.op("Split", [g.op1("GatherND", [rows, rowIndex]), rowsPerExpert], { axis: 0 }, { outputs: experts.length });
-  const outputs = experts.map((expert, e) => {
-    const gateUp: LinearSpec = { ...expert.gate, weight: stackedRows(expert.gate.weight, expert.up.weight) };
-    const [gate, up] = g.op("Split", [linear(g, batches[e], gateUp)], { axis: -1 }, { outputs: 2 });
-    return linear(g, g.op1("Mul", [silu(g, gate), up]), expert.down);
-  });
+  const gateUp = experts.map((expert, e) => linear(g, batches[e], { ...expert.gate, weight: stackedRows(expert.gate.weight, expert.up.weight) }));
+  const [gate, up] = g.op("Split", [g.op1("Concat", gateUp, { axis: -2 })], { axis: -1 }, { outputs: 2 }); // [M, W] each
+  const hidden = g.op("Split", [g.op1("Mul", [silu(g, gate), up]), rowsPerExpert], { axis: 0 }, { outputs: experts.length });
+  const outputs = experts.map((expert, e) => linear(g, hidden[e], expert.down));
   const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, outFeatures])]); // [M, D]
   const slots = g.op1("CumSum", [routed, g.scalar(0)], { exclusive: 1 }); // [E, N]: earlier experts of each row
   const places = g.op1("Concat", [rowIndex, g.op1("Unsqueeze", [g.op1("GatherND", [slots, pairs]), g.constant([1])])], { axis: 1 }); // [M, 2]: (row, slot)
