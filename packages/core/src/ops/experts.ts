@@ -67,11 +67,18 @@ function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
     name: `${first.name}+${second.name}`,
     shape: [a + b, inFeatures],
     quantized: p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined,
-    read() {
-      const stacked = new Float32Array((a + b) * inFeatures);
-      stacked.set(first.read());
-      stacked.set(second.read(), a * inFeatures);
+    read(into) {
+      const count = (a + b) * inFeatures;
+      const stacked = into && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
+      readInto(first, stacked.subarray(0, a * inFeatures));
+      readInto(second, stacked.subarray(a * inFeatures));
       return stacked;
     },
   };
+}
+
+/** Reads `source` into `target` (exactly its length), copying only when the source did not write there itself. */
+function readInto(source: WeightSource, target: Float32Array): void {
+  const values = source.read(target);
+  if (values.buffer !== target.buffer || values.byteOffset !== target.byteOffset) target.set(values);
 }
