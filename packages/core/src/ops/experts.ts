@@ -43,8 +43,8 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
   const routed = g.op1("Cast", [g.op1("Cast", [byExpert], { to: ONNX_BOOL })], { to: ONNX_INT64 });
   const rowsPerExpert = g.op1("ReduceSum", [routed, g.constant([1])], { keepdims: 0 }); // [E]
   const rowCount = g.op1("Shape", [rows], { start: 0, end: 1 });
-  const one = g.op1("Cast", [g.op1("Greater", [rowCount, g.constant([-1])])], { to: ONNX_INT64 }); // [1], unknown until run time
-  const pairRows = g.op1("Squeeze", [g.op1("Unsqueeze", [g.op1("GatherND", [rows, rowIndex]), g.constant([1])]), one]); // [M, D], rank unknown to ORT
+  const runtimeAxis = g.op1("Cast", [g.op1("Greater", [rowCount, g.constant([-1])])], { to: ONNX_INT64 }); // [1]: always 1, unknown until run time
+  const pairRows = g.op1("Squeeze", [g.op1("Unsqueeze", [g.op1("GatherND", [rows, rowIndex]), g.constant([1])]), runtimeAxis]); // [M, D], rank unknown to ORT
   const batches = g.op("Split", [pairRows, rowsPerExpert], { axis: 0 }, { outputs: experts.length });
   const gateUp = experts.map((expert, e) => linear(g, batches[e], { ...expert.gate, weight: stackedRows(expert.gate.weight, expert.up.weight) }));
   const [gate, up] = g.op("Split", [g.op1("Concat", gateUp, { axis: -2 })], { axis: -1 }, { outputs: 2 }); // [M, W] each
