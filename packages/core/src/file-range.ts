@@ -1,5 +1,92 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import * as fs from "node:fs";
 import { LfmkitError } from "./errors.js";
+
+/** The part of the WebAssembly global used here (the project's TypeScript libs leave it undeclared). */
+declare const WebAssembly: { Memory: new (descriptor: { initial: number }) => { readonly buffer: ArrayBuffer } };
+
+/** Fills `bytes` from `position` of the file at `path`; `where` names what is read in errors. */
+export type RangeReader = (path: string, position: number, bytes: Uint8Array, where: string) => void;
+
+/** Files from this size on are read around the page cache (`createRangeReader`). */
+export const DIRECT_READ_MIN_FILE_BYTES = 1 << 30;
+
+/**
+ * A `RangeReader` that reads files of at least `minDirectBytes` with `O_DIRECT`, through a
+ * page-aligned staging buffer, and smaller ones (or all, where the file system refuses direct I/O)
+ * through the page cache. A checkpoint is read once per graph build: through the page cache, a read of
+ * a file not yet cached there cost 2 ns of kernel CPU per byte on this project's 2-core VM (503 MB/s,
+ * all of it system time), a direct one 0.02 ns (2.6 GB/s), and the gigabytes read no longer evict the
+ * graph data being written for ORT to map next. Uses nothing outside its arguments and globals:
+ * quantization helper threads run it from its source.
+ */
+export function createRangeReader(files: typeof fs, minDirectBytes: number, fail: (message: string, where: string) => Error): RangeReader {
+  const ALIGN = 4096;
+  const STAGING_BYTES = 8 << 20;
+  const direct = new Map<string, boolean>();
+  let staging: Uint8Array | undefined;
+
+  const readBuffered = (path: string, position: number, bytes: Uint8Array, where: string, done: number): void => {
+    const fd = files.openSync(path, "r");
+    try {
+      while (done < bytes.length) {
+        const n = files.readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position + done);
+        if (n === 0) throw fail("unexpected end of file", where);
+        done += n;
+      }
+    } finally {
+      files.closeSync(fd);
+    }
+  };
+
+  /** Reads what it can directly; returns how many bytes are done, short of all when the file system refuses. */
+  const readDirect = (path: string, position: number, bytes: Uint8Array, where: string): number => {
+    let fd: number;
+    try {
+      fd = files.openSync(path, files.constants.O_RDONLY | files.constants.O_DIRECT);
+    } catch {
+      direct.set(path, false);
+      return 0;
+    }
+    // WebAssembly memory is allocated in whole pages, so its start is aligned as O_DIRECT requires.
+    staging ??= new Uint8Array(new WebAssembly.Memory({ initial: STAGING_BYTES / 65536 }).buffer);
+    let done = 0;
+    try {
+      while (done < bytes.length) {
+        const at = position + done;
+        const skip = at % ALIGN;
+        const want = Math.min(STAGING_BYTES, Math.ceil((skip + bytes.length - done) / ALIGN) * ALIGN);
+        let n: number;
+        try {
+          n = files.readSync(fd, staging, 0, want, at - skip);
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== "EINVAL") throw error;
+          direct.set(path, false);
+          return done;
+        }
+        if (n <= skip) throw fail("unexpected end of file", where);
+        const take = Math.min(n - skip, bytes.length - done);
+        bytes.set(staging.subarray(skip, skip + take), done);
+        done += take;
+      }
+    } finally {
+      files.closeSync(fd);
+    }
+    return done;
+  };
+
+  return (path, position, bytes, where) => {
+    let useDirect = direct.get(path);
+    if (useDirect === undefined) {
+      useDirect = files.constants.O_DIRECT !== undefined && files.statSync(path).size >= minDirectBytes;
+      direct.set(path, useDirect);
+    }
+    const done = useDirect ? readDirect(path, position, bytes, where) : 0;
+    if (done < bytes.length) readBuffered(path, position, bytes, where, done);
+  };
+}
+
+/** This thread's `RangeReader`. */
+export const readRange = createRangeReader(fs, DIRECT_READ_MIN_FILE_BYTES, (message, where) => new LfmkitError(message, where));
 
 /** Reads `length` bytes at `offset` of `path` into a fresh buffer; `where` names what is read in errors. */
 export function readFileRange(path: string, offset: number, length: number, where: string): Uint8Array {
@@ -8,16 +95,6 @@ export function readFileRange(path: string, offset: number, length: number, wher
 
 /** Fills `bytes` from `offset` of `path` and returns it; `where` names what is read in errors. */
 export function readFileRangeInto(path: string, offset: number, bytes: Uint8Array, where: string): Uint8Array {
-  const length = bytes.byteLength;
-  const fd = openSync(path, "r");
-  try {
-    for (let done = 0; done < length; ) {
-      const n = readSync(fd, bytes, done, Math.min(length - done, 1 << 30), offset + done);
-      if (n === 0) throw new LfmkitError("unexpected end of file", where);
-      done += n;
-    }
-  } finally {
-    closeSync(fd);
-  }
+  readRange(path, offset, bytes, where);
   return bytes;
 }

@@ -11,7 +11,7 @@ export { GraphBuilder, type Attribute, type Dim, type ElementType } from "./onnx
 export * as ops from "./ops/index.js";
 export type { AttentionMasks, AttentionSpec, CausalConvSpec, HeadLayout, KvCacheInputs, RotarySpec } from "./ops/index.js";
 export { linearPrecision, loadOptionsSchema as graphLoadOptionsSchema } from "./load-options.js";
-export { WEIGHT_FORMATS, Weights, weightFormatSchema, type FindWeight, type LinearPrecision, type LinearSpec, type StoredValues, type WeightFormat, type WeightSource } from "./weights.js";
+export { WEIGHT_FORMATS, Weights, weightFormatSchema, type FindWeight, type LinearPrecision, type LinearSpec, type StoredRun, type StoredValues, type WeightFormat, type WeightSource } from "./weights.js";
 export { QUANT_BLOCK_SIZE, quantizationGrid, quantizeBlockwise, quantizeWeight, type BlockGrid, type BlockQuantized } from "./quantize.js";
 export { openSession, ort, type Session, type SessionSettings } from "./runtime/session.js";
 export { cachedGraph, defaultCacheDir, type CachedGraph, type GraphRequest } from "./runtime/graph-cache.js";

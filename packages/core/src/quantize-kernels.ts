@@ -4,18 +4,13 @@
  * exists), so each function here uses only its arguments and the other functions of this file.
  */
 
-/** The `node:fs` functions `readStoredRows` uses. */
-export interface FileFunctions {
-  openSync(path: string, flags: string): number;
-  readSync(fd: number, buffer: Uint8Array, offset: number, length: number, position: number): number;
-  closeSync(fd: number): void;
-}
+/** Fills `bytes` from `position` of a file (the core's `RangeReader`). */
+type ReadRange = (path: string, position: number, bytes: Uint8Array, where: string) => void;
 
 /** Where a matrix's raw values lie (`StoredValues`). */
 interface Stored {
-  readonly file: string;
-  readonly offset: number;
   readonly dtype: "F32" | "BF16";
+  readonly runs: readonly { readonly file: string; readonly offset: number; readonly rows: number }[];
 }
 
 /**
@@ -89,11 +84,11 @@ export function encodeBlock8(weights: Float32Array, start: number, end: number, 
 /**
  * Reads rows [firstRow, firstRow + count) of a `cols`-column matrix stored in a file into `out`
  * (F32 as is; BF16 into the upper half of `out`'s bytes, then widened in place by `widen`, the core's
- * `widenBf16InPlace`). `files` are `node:fs`'s functions; both are passed in so that this function's
+ * `widenBf16InPlace`) with `read`, the core's `RangeReader`; both are passed in so that this function's
  * source runs on a helper thread too.
  */
 export function readStoredRows(
-  files: FileFunctions,
+  read: ReadRange,
   widen: (values: Float32Array) => void,
   stored: Stored,
   firstRow: number,
@@ -104,15 +99,13 @@ export function readStoredRows(
   const width = stored.dtype === "F32" ? 4 : 2;
   const length = count * cols * width;
   const bytes = new Uint8Array(out.buffer, out.byteOffset + out.byteLength - length, length);
-  const fd = files.openSync(stored.file, "r");
-  try {
-    for (let done = 0; done < length; ) {
-      const n = files.readSync(fd, bytes, done, Math.min(length - done, 1 << 30), stored.offset + firstRow * cols * width + done);
-      if (n === 0) throw new Error(`${stored.file}: unexpected end of file`);
-      done += n;
-    }
-  } finally {
-    files.closeSync(fd);
+  const rowBytes = cols * width;
+  let runStart = 0;
+  for (const run of stored.runs) {
+    const from = Math.max(firstRow, runStart);
+    const to = Math.min(firstRow + count, runStart + run.rows);
+    if (from < to) read(run.file, run.offset + (from - runStart) * rowBytes, bytes.subarray((from - firstRow) * rowBytes, (to - firstRow) * rowBytes), run.file);
+    runStart += run.rows;
   }
   if (width === 2) widen(out);
 }
@@ -123,7 +116,7 @@ export function readStoredRows(
  * weights are `stored` (the chunk starts at row `chunkRow` of the matrix).
  */
 export function takeRows(
-  files: FileFunctions,
+  read: ReadRange,
   widen: (values: Float32Array) => void,
   shared: { readonly weights: Float32Array; readonly data: Uint8Array; readonly scales: Float32Array; readonly next: Int32Array },
   stored: Stored | undefined,
@@ -136,7 +129,7 @@ export function takeRows(
 ): void {
   for (let first = Atomics.add(shared.next, 0, take); first < count; first = Atomics.add(shared.next, 0, take)) {
     const end = Math.min(count, first + take);
-    if (stored) readStoredRows(files, widen, stored, chunkRow + first, end - first, cols, shared.weights.subarray(first * cols, end * cols));
+    if (stored) readStoredRows(read, widen, stored, chunkRow + first, end - first, cols, shared.weights.subarray(first * cols, end * cols));
     quantizeRows(shared.weights, cols, bits, blockSize, shared.data, shared.scales, first, end);
   }
 }

@@ -31,10 +31,16 @@ export interface WeightSource {
 }
 
 export interface StoredValues {
-  readonly file: string;
-  /** Byte offset of the first value. */
-  readonly offset: number;
   readonly dtype: "F32" | "BF16";
+  /** The matrix's rows in order, as runs of consecutive rows, each where it lies in a file. */
+  readonly runs: readonly StoredRun[];
+}
+
+export interface StoredRun {
+  readonly file: string;
+  /** Byte offset of the run's first value. */
+  readonly offset: number;
+  readonly rows: number;
 }
 
 export interface LinearSpec {

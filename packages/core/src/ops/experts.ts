@@ -63,10 +63,12 @@ function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
   const [a, inFeatures] = first.shape;
   const b = second.shape[0];
   const [p, q] = [first.quantized, second.quantized];
+  const [s, t] = [first.stored, second.stored];
   return {
     name: `${first.name}+${second.name}`,
     shape: [a + b, inFeatures],
     quantized: p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined,
+    stored: s && t && s.dtype === t.dtype ? { dtype: s.dtype, runs: [...s.runs, ...t.runs] } : undefined,
     read(into) {
       const count = (a + b) * inFeatures;
       const stacked = into && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
