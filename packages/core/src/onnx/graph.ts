@@ -1,7 +1,8 @@
-import { createHash, type Hash } from "node:crypto";
-import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import onnxProto, { type onnx as Onnx } from "onnx-proto";
+import { BackgroundFileWriter } from "./background-writer.js";
 
 const { onnx } = onnxProto;
 
@@ -42,10 +43,9 @@ export class GraphBuilder {
   private readonly usedNames = new Set<string>();
   /** Files written beside the data file for the runtime to read itself, outside the graph. */
   readonly sideFiles: string[] = [];
-  private dataFd: number | undefined;
+  /** Writes and hashes the data file beside the build (so the cache need not read it back). */
+  private data: BackgroundFileWriter | undefined;
   private dataOffset = 0;
-  /** The data file's sha256 so far, fed as it is written (so the cache need not read it back). */
-  private readonly dataHash: Hash = createHash("sha256");
   private readonly digests = new Map<string, FileDigest>();
   private scratchValues = new Float32Array(0);
 
@@ -148,13 +148,16 @@ export class GraphBuilder {
     return this.op(opType, inputs, attributes, { domain })[0];
   }
 
+  /** Stops writing the data file, for a build that failed before `finish`. */
+  discard(): void {
+    this.data?.discard();
+    this.data = undefined;
+  }
+
   /** Closes the data file and returns the serialized model. */
   finish(name: string): Uint8Array {
-    if (this.dataFd !== undefined) {
-      closeSync(this.dataFd);
-      this.digests.set(this.dataFileName, { size: this.dataOffset, sha256: this.dataHash.digest("hex") });
-    }
-    this.dataFd = undefined;
+    if (this.data) this.digests.set(this.dataFileName, this.data.finish());
+    this.data = undefined;
     this.scratchValues = new Float32Array(0);
     const model: Onnx.IModelProto = {
       irVersion: 8,
@@ -175,14 +178,9 @@ export class GraphBuilder {
   }
 
   private writeExternal(bytes: Uint8Array): Onnx.IStringStringEntryProto[] {
-    this.dataFd ??= openSync(this.dataPath, "w");
+    this.data ??= new BackgroundFileWriter(this.dataPath);
     const offset = Math.ceil(this.dataOffset / EXTERNAL_ALIGN) * EXTERNAL_ALIGN;
-    // The gap before an aligned offset reads back as zeros.
-    this.dataHash.update(new Uint8Array(offset - this.dataOffset)).update(bytes);
-    let written = 0;
-    while (written < bytes.byteLength) {
-      written += writeSync(this.dataFd, bytes, written, bytes.byteLength - written, offset + written);
-    }
+    this.data.write(bytes, offset);
     this.dataOffset = offset + bytes.byteLength;
     return [
       { key: "location", value: this.dataFileName },

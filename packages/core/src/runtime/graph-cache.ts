@@ -51,8 +51,8 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
 
   const staging = `${entry}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`;
   mkdirSync(staging, { recursive: true });
+  const g = new GraphBuilder(join(staging, DATA_FILE), DATA_FILE);
   try {
-    const g = new GraphBuilder(join(staging, DATA_FILE), DATA_FILE);
     request.build(g);
     const graph = g.finish(request.name);
     writeFileSync(join(staging, GRAPH_FILE), graph);
@@ -70,6 +70,7 @@ export async function cachedGraph(request: GraphRequest): Promise<CachedGraph> {
     }
     return entryGraph(entry, Object.keys(files), true);
   } catch (error) {
+    g.discard();
     rmSync(staging, { recursive: true, force: true });
     throw error;
   }
