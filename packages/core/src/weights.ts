@@ -4,7 +4,7 @@
  */
 import { z } from "zod";
 import { LfmkitError } from "./errors.js";
-import type { BlockGrid } from "./quantize.js";
+import type { BlockGrid, BlockQuantized } from "./quantize.js";
 
 /** How linear weights are stored in a built graph: float32, or 8/4-bit blocks (`MatMulNBits`). */
 export const WEIGHT_FORMATS = ["f32", "q8", "q4"] as const;
@@ -22,6 +22,8 @@ export interface WeightSource {
   read(into?: Float32Array): Float32Array;
   /** The block quantization the values already lie on (a GGUF Q4_0 / Q8_0 tensor), kept when re-quantized at the same bits. */
   readonly quantized?: BlockGrid;
+  /** Those blocks as stored, in `MatMulNBits` layout: taken as they are instead of re-quantizing the values at the same bits. */
+  blocks?(): BlockQuantized;
   /**
    * Where the values lie in a file, row-major, when they are stored there as they are read: then
    * quantization reads them there on every thread, each thread its own rows. A wrapper that changes

@@ -2,7 +2,8 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { dequantizeBlocks as dequantize, maxAbsDiff, scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
-import { GraphBuilder, QUANT_BLOCK_SIZE, openSession, ops, ort, quantizeBlockwise } from "../src/index.js";
+import { GraphBuilder, QUANT_BLOCK_SIZE, openSession, ops, ort, quantizeBlockwise, quantizeGgml } from "../src/index.js";
+import { dequantizeGgmlBlocks, ggmlBlocksAsMatMulNBits } from "../src/gguf/blocks.js";
 
 for (const bits of [8, 4] as const) for (const level of [0, 4]) {
   test(`MatMulNBits ${bits}-bit level ${level} equals the dequantized matmul`, async () => {
@@ -31,6 +32,18 @@ test.each([4, 8] as const)("a %i-bit weight of more than 16M values runs as row 
   const { got, want, graph } = await quantizedProduct(bits, 0, (1 << 24) / 64 + 100, 64, 1);
   expect(graph.has(`w.q${bits}.rows0.data`) && graph.has(`w.q${bits}.rows262144.data`)).toBe(true);
   expect(maxAbsDiff(got, want)).toBeLessThanOrEqual(1e-5 * want.reduce((m, x) => Math.max(m, Math.abs(x)), 0));
+});
+
+test.each(["Q4_0", "Q8_0"] as const)("%s blocks taken as they are equal the blocks of their dequantized values, and keep any quantizer's codes", (type) => {
+  const [rows, cols, bits] = [7, 96, type === "Q8_0" ? 8 : 4] as const;
+  const ggml = quantizeGgml(type, Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5))));
+  const requantized = quantizeBlockwise(dequantizeGgmlBlocks(type, ggml), rows, cols, bits, 32);
+  const taken = ggmlBlocksAsMatMulNBits(type, ggml, rows, cols);
+  expect({ ...taken, data: Buffer.from(taken.data), scales: Array.from(taken.scales) }).toEqual({ ...requantized, data: Buffer.from(requantized.data), scales: Array.from(requantized.scales) });
+  // A block whose extreme is not at the extreme code (another quantizer's choice) is kept as written.
+  const blockBytes = type === "Q8_0" ? 34 : 18;
+  for (let j = 2; j < blockBytes; j++) ggml[j] = type === "Q8_0" ? j % 100 : 0x9a;
+  expect(Array.from(dequantize(ggmlBlocksAsMatMulNBits(type, ggml, rows, cols), rows, cols))).toEqual(Array.from(dequantizeGgmlBlocks(type, ggml)));
 });
 
 /** ops.linear through ORT against a JS matmul with the dequantized weights, for `tokens` rows of x. */

@@ -42,7 +42,9 @@ function openGguf(path: string): TextCheckpoint {
       const info = location && file.tensors.get(location.name);
       if (!location || !info) return undefined;
       const shape = location.expert === undefined ? info.shape : info.shape.slice(1);
-      return { name, shape, read: () => file.readF32(location.name, location.expert), quantized: ggmlBlockQuantization(info.type) };
+      const quantized = ggmlBlockQuantization(info.type);
+      const blocks = quantized && shape.length === 2 ? () => file.readBlocks(location.name, location.expert) : undefined;
+      return { name, shape, read: () => file.readF32(location.name, location.expert), quantized, blocks };
     },
   };
 }

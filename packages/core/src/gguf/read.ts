@@ -4,7 +4,8 @@ import { basename } from "node:path";
 import { widenToF32 } from "../dtype.js";
 import { LfmkitError } from "../errors.js";
 import { readFileRange } from "../file-range.js";
-import { dequantizeGgmlBlocks } from "./blocks.js";
+import type { BlockQuantized } from "../quantize.js";
+import { dequantizeGgmlBlocks, ggmlBlocksAsMatMulNBits } from "./blocks.js";
 import { TYPE_NAMES, VALUE, ggmlBytes, type GgmlType, type GgufTensorInfo, type GgufValue } from "./types.js";
 
 /** Reads a GGUF file's metadata and tensor table; tensor data is read on request. */
@@ -67,6 +68,15 @@ export class GgufFile {
     const info = this.info(name);
     const bytes = index === undefined ? this.readBytes(info) : this.readBytes(sliceOf(info, index));
     return info.type === "Q8_0" || info.type === "Q4_0" ? dequantizeGgmlBlocks(info.type, bytes) : widenToF32(info.type, bytes);
+  }
+
+  /** A Q8_0 / Q4_0 matrix (or with `index` one slice of it) as `MatMulNBits` blocks, as stored. */
+  readBlocks(name: string, index?: number): BlockQuantized {
+    const info = index === undefined ? this.info(name) : sliceOf(this.info(name), index);
+    if ((info.type !== "Q8_0" && info.type !== "Q4_0") || info.shape.length !== 2) {
+      throw new LfmkitError(`expected a Q8_0 / Q4_0 matrix, found ${info.type} [${info.shape}]`, `${basename(this.path)}: tensor ${name}`);
+    }
+    return ggmlBlocksAsMatMulNBits(info.type, this.readBytes(info), info.shape[0], info.shape[1]);
   }
 
   private readBytes(info: GgufTensorInfo): Uint8Array {

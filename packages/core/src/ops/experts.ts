@@ -1,5 +1,6 @@
 /** Sparse mixtures of experts. */
 import type { GraphBuilder } from "../onnx/graph.js";
+import type { BlockQuantized } from "../quantize.js";
 import type { LinearSpec, WeightSource } from "../weights.js";
 import { silu } from "./activations.js";
 import { ONNX_BOOL, ONNX_INT64 } from "./constants.js";
@@ -64,10 +65,12 @@ function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
   const b = second.shape[0];
   const [p, q] = [first.quantized, second.quantized];
   const [s, t] = [first.stored, second.stored];
+  const quantized = p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined;
   return {
     name: `${first.name}+${second.name}`,
     shape: [a + b, inFeatures],
-    quantized: p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined,
+    quantized,
+    blocks: quantized && first.blocks && second.blocks ? () => stackedBlocks(first.blocks!(), second.blocks!()) : undefined,
     stored: s && t && s.dtype === t.dtype ? { dtype: s.dtype, runs: [...s.runs, ...t.runs] } : undefined,
     read(into) {
       const count = (a + b) * inFeatures;
@@ -77,6 +80,16 @@ function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
       return stacked;
     },
   };
+}
+
+function stackedBlocks(first: BlockQuantized, second: BlockQuantized): BlockQuantized {
+  const data = new Uint8Array(first.data.length + second.data.length);
+  data.set(first.data);
+  data.set(second.data, first.data.length);
+  const scales = new Float32Array(first.scales.length + second.scales.length);
+  scales.set(first.scales);
+  scales.set(second.scales, first.scales.length);
+  return { ...first, data, scales };
 }
 
 /** Reads `source` into `target` (exactly its length), copying only when the source did not write there itself. */
