@@ -34,11 +34,24 @@ interface SharedState {
   readonly result: Uint8Array;
 }
 
-/** The worker's loop. Uses only its arguments: it runs from its source. */
-function writeSlots(shared: SharedState, path: string, fs: typeof import("node:fs"), crypto: typeof import("node:crypto")): void {
+interface WriterModules {
+  readonly fs: typeof import("node:fs");
+  readonly crypto: typeof import("node:crypto");
+}
+
+/**
+ * The worker's loop. Uses only its arguments: it runs from its source, so the states are written as
+ * numbers (slots: 0 FREE, 1 FILLED, 2 FINISH; status: 1 DONE, 2 FAILED). Every failure, loading the
+ * modules included, ends in FAILED, since the building thread waits on the status without a timeout.
+ */
+function writeSlots(shared: SharedState, path: string, load: () => WriterModules): void {
   const [slotCount, slotBytes] = [shared.states.length, shared.slots.length / shared.states.length];
   let fd: number | undefined;
+  let fs: WriterModules["fs"] | undefined;
   try {
+    const modules = load();
+    fs = modules.fs;
+    const crypto = modules.crypto;
     fd = fs.openSync(path, "w");
     const hash = crypto.createHash("sha256");
     let end = 0;
@@ -58,7 +71,7 @@ function writeSlots(shared: SharedState, path: string, fs: typeof import("node:f
     shared.result.set(hash.digest());
     Atomics.store(shared.status, 0, 1);
   } catch (error) {
-    if (fd !== undefined) fs.closeSync(fd);
+    if (fs && fd !== undefined) fs.closeSync(fd);
     shared.result.set(new TextEncoder().encode(String((error as Error).message)).subarray(0, shared.result.length));
     Atomics.store(shared.status, 0, 2);
     for (let slot = 0; slot < slotCount; slot++) Atomics.notify(shared.states, slot);
@@ -69,7 +82,7 @@ function writeSlots(shared: SharedState, path: string, fs: typeof import("node:f
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
 ${writeSlots}
-writeSlots(workerData.shared, workerData.path, require("node:fs"), require("node:crypto"));
+writeSlots(workerData.shared, workerData.path, () => ({ fs: require("node:fs"), crypto: require("node:crypto") }));
 `;
 
 export class BackgroundFileWriter {

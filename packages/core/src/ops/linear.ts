@@ -70,8 +70,8 @@ export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: Bloc
     slices.push({ data: `${name}.data`, scales: `${name}.scales`, rows });
   }
   if (g.has(slices[0].data)) return { grid, slices };
-  const stored = grid === spec.weight.quantized ? spec.weight.blocks?.() : undefined;
-  const q = blocks ?? stored ?? quantizeWeight(spec.weight, grid, (count) => g.scratch(count));
+  const asStored = grid === spec.weight.quantized ? spec.weight.blocks : undefined;
+  const q = blocks ?? asStored?.() ?? quantizeWeight(spec.weight, grid, (count) => g.scratch(count));
   if (q.bits !== grid.bits || q.blockSize !== grid.blockSize) throw new Error(`${spec.weight.name}: blocks of ${q.bits} bits × ${q.blockSize} given for a ${spec.format} weight on ${grid.bits} × ${grid.blockSize}`);
   const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
   let first = 0;
