@@ -3,9 +3,7 @@
  * them from their source text (the package also runs from TypeScript sources, where no worker file
  * exists), so each function here uses only its arguments and the other functions of this file.
  */
-
-/** Fills `bytes` from `position` of a file (the core's `RangeReader`). */
-type ReadRange = (path: string, position: number, bytes: Uint8Array, where: string) => void;
+import type { RangeReader } from "./file-range.js";
 
 /** Where a matrix's raw values lie (`StoredValues`). */
 interface Stored {
@@ -88,7 +86,7 @@ export function encodeBlock8(weights: Float32Array, start: number, end: number, 
  * source runs on a helper thread too.
  */
 export function readStoredRows(
-  read: ReadRange,
+  read: RangeReader,
   widen: (values: Float32Array) => void,
   stored: Stored,
   firstRow: number,
@@ -116,7 +114,7 @@ export function readStoredRows(
  * weights are `stored` (the chunk starts at row `chunkRow` of the matrix).
  */
 export function takeRows(
-  read: ReadRange,
+  read: RangeReader,
   widen: (values: Float32Array) => void,
   shared: { readonly weights: Float32Array; readonly data: Uint8Array; readonly scales: Float32Array; readonly next: Int32Array },
   stored: Stored | undefined,

@@ -139,7 +139,9 @@ export function quantizeRowsOnThreads(
     const count = Math.min(chunkRows, rows - chunkRow);
     // Values in memory are all copied in before any helper starts; stored ones each thread reads itself.
     if (weights instanceof Float32Array) buffers.weights.set(weights.subarray(chunkRow * cols, (chunkRow + count) * cols));
-    const take = Math.max(1, Math.floor((stored ? STORED_TAKE_VALUES : TAKE_VALUES) / cols));
+    // Stored takes are large for the disk's sake, but never so large that a chunk has fewer than two per thread.
+    const storedTake = Math.min(Math.floor(STORED_TAKE_VALUES / cols), Math.ceil(count / (2 * (ready.length + 1))));
+    const take = Math.max(1, stored ? storedTake : Math.floor(TAKE_VALUES / cols));
     Atomics.store(buffers.next, 0, 0);
     ready.forEach((helper, slot) => {
       Atomics.store(buffers.done, slot, 0);

@@ -26,11 +26,22 @@ test("pieces written at increasing offsets, gaps between them, make the file and
   expect(digest).toEqual({ size: offset, sha256: createHash("sha256").update(written).digest("hex") });
 });
 
-test("a file that cannot be written is an error that names it", () => {
-  const path = join(scratchDir("writer"), "missing", "data.bin");
+test("a file that cannot be written is an error that names it, also once more is queued than the slots hold", () => {
+  for (const bytes of [10, 40 << 20]) {
+    const path = join(scratchDir("writer"), "missing", "data.bin");
+    const writer = new BackgroundFileWriter(path);
+    expect(() => {
+      writer.write(new Uint8Array(bytes), 0);
+      writer.finish();
+    }).toThrow(new RegExp(`^${path}: could not write the graph data \\(ENOENT.*\\)$`));
+  }
+});
+
+test("a discarded writer takes nothing more", () => {
+  const path = join(scratchDir("writer"), "data.bin");
   const writer = new BackgroundFileWriter(path);
-  expect(() => {
-    writer.write(new Uint8Array(10), 0);
-    writer.finish();
-  }).toThrow(/could not write the graph data \(.*ENOENT.*\)/);
+  writer.write(new Uint8Array(1000), 0);
+  writer.discard();
+  expect(() => writer.write(new Uint8Array(1000), 4096)).toThrow(`${path}: the graph data writer was discarded`);
+  expect(() => writer.finish()).toThrow(`${path}: the graph data writer was discarded`);
 });

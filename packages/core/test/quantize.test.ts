@@ -38,12 +38,12 @@ test.each(["Q4_0", "Q8_0"] as const)("%s blocks taken as they are equal the bloc
   const [rows, cols, bits] = [7, 96, type === "Q8_0" ? 8 : 4] as const;
   const ggml = quantizeGgml(type, Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.37) * (1 + (i % 5))));
   const requantized = quantizeBlockwise(dequantizeGgmlBlocks(type, ggml), rows, cols, bits, 32);
-  const taken = ggmlBlocksAsMatMulNBits(type, ggml, rows, cols);
+  const taken = ggmlBlocksAsMatMulNBits(type, ggml, cols);
   expect({ ...taken, data: Buffer.from(taken.data), scales: Array.from(taken.scales) }).toEqual({ ...requantized, data: Buffer.from(requantized.data), scales: Array.from(requantized.scales) });
   // A block whose extreme is not at the extreme code (another quantizer's choice) is kept as written.
   const blockBytes = type === "Q8_0" ? 34 : 18;
   for (let j = 2; j < blockBytes; j++) ggml[j] = type === "Q8_0" ? j % 100 : 0x9a;
-  expect(Array.from(dequantize(ggmlBlocksAsMatMulNBits(type, ggml, rows, cols), rows, cols))).toEqual(Array.from(dequantizeGgmlBlocks(type, ggml)));
+  expect(Array.from(dequantize(ggmlBlocksAsMatMulNBits(type, ggml, cols), rows, cols))).toEqual(Array.from(dequantizeGgmlBlocks(type, ggml)));
 });
 
 /** ops.linear through ORT against a JS matmul with the dequantized weights, for `tokens` rows of x. */

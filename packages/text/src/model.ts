@@ -6,7 +6,7 @@ import { buildLfm2, embeddingTableLayout, io, type Lfm2BuildOptions } from "./lf
 import { DecoderState } from "./state.js";
 
 /** Bumped whenever the graph a checkpoint builds to changes, so stale cache entries are not reused. */
-const GRAPH_VERSION = 15;
+const GRAPH_VERSION = 16;
 
 /**
  * A prompt chunk's attention scores hold rows × cache capacity entries per head; long contexts

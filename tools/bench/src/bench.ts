@@ -13,8 +13,8 @@ import { exportGguf } from "@lfmkit/text";
 import { Command } from "commander";
 import { z } from "zod";
 import { renderChart } from "./chart.js";
-import { BENCH_ROOT, DEFAULT_WORK, writeResults } from "./harness.js";
-import { measure, median, type RunResult, type RunSpec } from "./run-spec.js";
+import { BENCH_ROOT, DEFAULT_WORK, median, writeResults } from "./harness.js";
+import { measure, type RunResult, type RunSpec } from "./run-spec.js";
 import { SHAPE_VOCAB, syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
 const program = new Command()

@@ -44,6 +44,7 @@ export function runChild<T>(script: string, spec: object, cacheDir: string): T {
   return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as T;
 }
 
+/** The middle value; with an even count, the mean of the two middle ones (so two runs report their mean, not one of them). */
 export function median(values: readonly number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);

@@ -9,8 +9,8 @@ import { WEIGHT_FORMATS, weightFormatSchema } from "@lfmkit/core";
 import { openTextCheckpoint } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { writeResults } from "./harness.js";
-import { measure, median } from "./run-spec.js";
+import { median, writeResults } from "./harness.js";
+import { measure } from "./run-spec.js";
 
 const argsSchema = z.object({
   model: z.string(),

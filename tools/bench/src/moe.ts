@@ -19,8 +19,8 @@ import { join } from "node:path";
 import { exportGguf } from "@lfmkit/text";
 import { Command, Option } from "commander";
 import { z } from "zod";
-import { DEFAULT_WORK, against, fixed, gb, printTable, verdict, writeResults } from "./harness.js";
-import { measure, median, type RunResult, type RunSpec } from "./run-spec.js";
+import { DEFAULT_WORK, against, fixed, gb, median, printTable, verdict, writeResults } from "./harness.js";
+import { measure, type RunResult, type RunSpec } from "./run-spec.js";
 import { SHAPES, SHAPE_VOCAB, syntheticTokenizerMetadata, writeSyntheticCheckpoint, type ShapeName } from "./synthetic.js";
 
 /** Each lfmkit weight format and the llama.cpp type it is measured against. */

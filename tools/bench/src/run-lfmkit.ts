@@ -6,7 +6,8 @@
 import { statSync } from "node:fs";
 import { argmax, weightFormatSchema } from "@lfmkit/core";
 import { TextModel } from "@lfmkit/text";
-import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
+import { median } from "./harness.js";
+import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const loadStart = performance.now();

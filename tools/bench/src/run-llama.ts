@@ -2,7 +2,8 @@
 /** The same measurement as run-lfmkit, with node-llama-cpp (llama.cpp's CPU backend) on a GGUF. */
 import { statSync } from "node:fs";
 import { LlamaLogLevel, getLlama } from "node-llama-cpp";
-import { median, runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
+import { median } from "./harness.js";
+import { runSpecSchema, syntheticPrompt, warmUp, type RunResult } from "./run-spec.js";
 
 const spec = runSpecSchema.parse(JSON.parse(process.argv[2]));
 const llama = await getLlama({ gpu: false, build: "never", logLevel: LlamaLogLevel.error });

@@ -74,6 +74,3 @@ export function measure(script: "run-lfmkit.js" | "run-llama.js", spec: RunSpec,
   return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
 }
 
-export function median(values: readonly number[]): number {
-  return [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-}

@@ -24,13 +24,13 @@ export function dequantizeGgmlBlocks(type: "Q8_0" | "Q4_0", bytes: Uint8Array): 
 }
 
 /**
- * The Q8_0 / Q4_0 blocks of a row-major `[rows, cols]` matrix as `MatMulNBits` blocks, without
+ * The Q8_0 / Q4_0 blocks of a row-major matrix of `cols` columns as `MatMulNBits` blocks, without
  * passing through float values: Q8_0's int8 codes are offset by 128, Q4_0's nibbles (values j and
  * j + 16 of a block share byte j) are put in order (values 2k and 2k + 1 share byte k), and the f16
  * scales are widened. These are the blocks `quantizeBlockwise` makes of the dequantized values (see
  * above), at a fraction of the cost, and exactly the file's blocks whatever quantizer wrote them.
  */
-export function ggmlBlocksAsMatMulNBits(type: "Q8_0" | "Q4_0", bytes: Uint8Array, rows: number, cols: number): BlockQuantized {
+export function ggmlBlocksAsMatMulNBits(type: "Q8_0" | "Q4_0", bytes: Uint8Array, cols: number): BlockQuantized {
   const [bits, blockBytes] = type === "Q8_0" ? ([8, 34] as const) : ([4, 18] as const);
   const blob = (BLOCK * bits) / 8;
   const blocks = bytes.length / blockBytes;
@@ -45,10 +45,10 @@ export function ggmlBlocksAsMatMulNBits(type: "Q8_0" | "Q4_0", bytes: Uint8Array
     } else {
       // Values 0..15 are the low nibbles of the 16 bytes, values 16..31 their high nibbles.
       for (let k = 0; k < 8; k++) {
-        const a = bytes[from + 2 * k];
-        const b = bytes[from + 2 * k + 1];
-        data[to + k] = (a & 15) | ((b & 15) << 4);
-        data[to + 8 + k] = (a >> 4) | (b & 0xf0);
+        const even = bytes[from + 2 * k];
+        const odd = bytes[from + 2 * k + 1];
+        data[to + k] = (even & 15) | ((odd & 15) << 4);
+        data[to + 8 + k] = (even >> 4) | (odd & 0xf0);
       }
     }
   }

@@ -76,7 +76,7 @@ export class GgufFile {
     if ((info.type !== "Q8_0" && info.type !== "Q4_0") || info.shape.length !== 2) {
       throw new LfmkitError(`expected a Q8_0 / Q4_0 matrix, found ${info.type} [${info.shape}]`, `${basename(this.path)}: tensor ${name}`);
     }
-    return ggmlBlocksAsMatMulNBits(info.type, this.readBytes(info), info.shape[0], info.shape[1]);
+    return ggmlBlocksAsMatMulNBits(info.type, this.readBytes(info), info.shape[1]);
   }
 
   private readBytes(info: GgufTensorInfo): Uint8Array {

@@ -18,8 +18,9 @@ const FILLED = 1;
 const FINISH = 2;
 /** Worker states: `status[0]`. */
 const RUNNING = 0;
-const DONE = 1;
 const FAILED = 2;
+/** How long the worker may take to start (it takes ~50 ms) before the writer gives up on it. */
+const START_TIMEOUT_MS = 30_000;
 
 interface SharedState {
   readonly slots: Uint8Array;
@@ -28,7 +29,7 @@ interface SharedState {
   /** Per slot: byte count and file offset of its contents. */
   readonly lengths: Int32Array;
   readonly offsets: Float64Array;
-  /** [0]: RUNNING, DONE or FAILED. */
+  /** [0]: RUNNING, DONE or FAILED; [1]: 1 once the worker runs. */
   readonly status: Int32Array;
   /** The sha256 when done; the error message (UTF-8, zero-padded) when failed. */
   readonly result: Uint8Array;
@@ -67,12 +68,19 @@ function writeSlots(shared: SharedState, path: string, load: () => WriterModules
       Atomics.store(shared.states, slot, 0);
       Atomics.notify(shared.states, slot);
     }
-    fs.closeSync(fd);
+    const written = fd;
+    fd = undefined;
+    fs.closeSync(written);
     shared.result.set(hash.digest());
     Atomics.store(shared.status, 0, 1);
   } catch (error) {
-    if (fs && fd !== undefined) fs.closeSync(fd);
-    shared.result.set(new TextEncoder().encode(String((error as Error).message)).subarray(0, shared.result.length));
+    try {
+      if (fs && fd !== undefined) fs.closeSync(fd);
+    } catch {
+      // The first error is the one to report.
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    shared.result.set(new TextEncoder().encode(message).subarray(0, shared.result.length));
     Atomics.store(shared.status, 0, 2);
     for (let slot = 0; slot < slotCount; slot++) Atomics.notify(shared.states, slot);
   }
@@ -81,6 +89,7 @@ function writeSlots(shared: SharedState, path: string, load: () => WriterModules
 
 const WORKER_SOURCE = `
 const { workerData } = require("node:worker_threads");
+Atomics.store(workerData.shared.status, 1, 1);
 ${writeSlots}
 writeSlots(workerData.shared, workerData.path, () => ({ fs: require("node:fs"), crypto: require("node:crypto") }));
 `;
@@ -91,12 +100,14 @@ export class BackgroundFileWriter {
     states: new Int32Array(new SharedArrayBuffer(4 * SLOTS)),
     lengths: new Int32Array(new SharedArrayBuffer(4 * SLOTS)),
     offsets: new Float64Array(new SharedArrayBuffer(8 * SLOTS)),
-    status: new Int32Array(new SharedArrayBuffer(4)),
+    status: new Int32Array(new SharedArrayBuffer(8)),
     result: new Uint8Array(new SharedArrayBuffer(1024)),
   };
   private readonly worker: Worker;
+  private readonly created = performance.now();
   private slot = 0;
   private size = 0;
+  private discarded = false;
 
   constructor(private readonly path: string) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { shared: this.shared, path } });
@@ -116,24 +127,20 @@ export class BackgroundFileWriter {
   /** Waits until everything queued is written and the file closed; returns its size and sha256. */
   finish(): FileDigest {
     this.fill(undefined, 0);
-    while (Atomics.load(this.shared.status, 0) === RUNNING) Atomics.wait(this.shared.status, 0, RUNNING);
-    this.throwIfFailed();
+    this.waitWhile(this.shared.status, 0, () => Atomics.load(this.shared.status, 0) === RUNNING);
     return { size: this.size, sha256: Buffer.from(this.shared.result.subarray(0, 32)).toString("hex") };
   }
 
-  /** Stops the worker without finishing the file (a build that failed). */
+  /** Stops the worker without finishing the file (a build that failed); later calls throw. */
   discard(): void {
+    this.discarded = true;
     void this.worker.terminate();
   }
 
   private fill(bytes: Uint8Array | undefined, offset: number): void {
     const { states } = this.shared;
     const slot = this.slot;
-    while (Atomics.load(states, slot) !== FREE) {
-      this.throwIfFailed();
-      Atomics.wait(states, slot, Atomics.load(states, slot), 1000);
-    }
-    this.throwIfFailed();
+    this.waitWhile(states, slot, () => Atomics.load(states, slot) !== FREE);
     if (bytes) {
       this.shared.slots.set(bytes, slot * SLOT_BYTES);
       this.shared.lengths[slot] = bytes.length;
@@ -144,9 +151,23 @@ export class BackgroundFileWriter {
     this.slot = (slot + 1) % SLOTS;
   }
 
-  private throwIfFailed(): void {
-    if (Atomics.load(this.shared.status, 0) !== FAILED) return;
-    const message = new TextDecoder().decode(this.shared.result).replace(/\0+$/, "");
-    throw new LfmkitError(`could not write the graph data (${message})`, this.path);
+  /**
+   * Blocks while `busy()`, woken by the worker's notify on `cells[index]` or each second; throws once
+   * the writer was discarded or the worker failed, or when the worker never started (its error event
+   * cannot reach a thread blocked here).
+   */
+  private waitWhile(cells: Int32Array, index: number, busy: () => boolean): void {
+    for (;;) {
+      if (this.discarded) throw new LfmkitError("the graph data writer was discarded", this.path);
+      if (Atomics.load(this.shared.status, 0) === FAILED) {
+        const message = new TextDecoder().decode(this.shared.result).replace(/\0+$/, "");
+        throw new LfmkitError(`could not write the graph data (${message})`, this.path);
+      }
+      if (!busy()) return;
+      if (Atomics.load(this.shared.status, 1) === 0 && performance.now() - this.created > START_TIMEOUT_MS) {
+        throw new LfmkitError(`the thread writing the graph data did not start within ${START_TIMEOUT_MS / 1000} s`, this.path);
+      }
+      Atomics.wait(cells, index, Atomics.load(cells, index), 1000);
+    }
   }
 }
