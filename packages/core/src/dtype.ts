@@ -28,7 +28,7 @@ export function f16ToF32(src: Uint16Array): Float32Array {
   return out;
 }
 
-/** Every float16 value by its bits (each is exact in float32); computing one took ~75 ns, a lookup takes one load. */
+/** Every float16 value by its bits (each is exact in float32): computing one with `2 **` took ~75 ns (CPU profile of a GGUF build). */
 let halfValues: Float32Array | undefined;
 
 export function halfToFloat(h: number): number {

@@ -42,6 +42,23 @@ export function quantizeBlockwise(weights: Float32Array, rows: number, cols: num
   return quantized(weights, rows, cols, bits, blockSize);
 }
 
+/** The values of block-quantized `[rows, cols]` data (into `out` when given): (code − 2^(bits−1)) · the scale of its block. */
+export function dequantizeBlockwise(q: BlockQuantized, rows: number, cols: number, out = new Float32Array(rows * cols)): Float32Array {
+  const { bits, blockSize, data, scales, blocksPerRow } = q;
+  const zeroPoint = 1 << (bits - 1);
+  const blobBytes = (blockSize * bits) / 8;
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      const block = r * blocksPerRow + Math.floor(c / blockSize);
+      const j = c % blockSize;
+      const at = block * blobBytes;
+      const code = bits === 8 ? data[at + j] : (data[at + (j >> 1)] >> ((j & 1) * 4)) & 15;
+      out[r * cols + c] = (code - zeroPoint) * scales[block];
+    }
+  }
+  return out;
+}
+
 /**
  * `quantizeBlockwise` of a `[rows, cols]` weight on `grid`. One stored in a file as it is read
  * (`WeightSource.stored`) is read there by every thread, each its own rows, so reading and widening

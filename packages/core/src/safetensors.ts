@@ -103,7 +103,7 @@ export class Checkpoint {
   source(name: string): WeightSource | undefined {
     if (!this.has(name)) return undefined;
     const { shape, file, offset, dtype } = this.info(name);
-    const stored = dtype === "F32" || dtype === "BF16" ? { dtype, runs: [{ file, offset, rows: shape[0] ?? 1 }] } : undefined;
+    const stored = dtype === "F32" || dtype === "BF16" ? { dtype, runs: [{ file, offset, rows: shape.slice(0, -1).reduce((a, b) => a * b, 1) }] } : undefined;
     return { name, shape, read: (into) => this.readF32(name, into), stored };
   }
 

@@ -4,23 +4,12 @@
  * exactly the same blocks.
  */
 import { floatToHalf, halfToFloat } from "../dtype.js";
-import { quantizeBlockwise, type BlockQuantized } from "../quantize.js";
+import { dequantizeBlockwise, quantizeBlockwise, type BlockQuantized } from "../quantize.js";
 import { BLOCK } from "./types.js";
 
 export function dequantizeGgmlBlocks(type: "Q8_0" | "Q4_0", bytes: Uint8Array): Float32Array {
-  const blockBytes = type === "Q8_0" ? 34 : 18;
-  const blocks = bytes.length / blockBytes;
-  const out = new Float32Array(blocks * BLOCK);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  for (let b = 0; b < blocks; b++) {
-    const base = b * blockBytes;
-    const d = halfToFloat(view.getUint16(base, true));
-    for (let j = 0; j < BLOCK; j++) {
-      const q = type === "Q8_0" ? view.getInt8(base + 2 + j) : ((bytes[base + 2 + (j & 15)] >> (j < 16 ? 0 : 4)) & 15) - 8;
-      out[b * BLOCK + j] = d * q;
-    }
-  }
-  return out;
+  const values = (bytes.length / (type === "Q8_0" ? 34 : 18)) * BLOCK;
+  return dequantizeBlockwise(ggmlBlocksAsMatMulNBits(type, bytes, values), 1, values);
 }
 
 /**

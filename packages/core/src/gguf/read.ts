@@ -65,18 +65,22 @@ export class GgufFile {
 
   /** The whole tensor, or with `index` one slice along its first (slowest) dimension. */
   readF32(name: string, index?: number): Float32Array {
-    const info = this.info(name);
-    const bytes = index === undefined ? this.readBytes(info) : this.readBytes(sliceOf(info, index));
+    const info = this.tensorOrSlice(name, index);
+    const bytes = this.readBytes(info);
     return info.type === "Q8_0" || info.type === "Q4_0" ? dequantizeGgmlBlocks(info.type, bytes) : widenToF32(info.type, bytes);
   }
 
   /** A Q8_0 / Q4_0 matrix (or with `index` one slice of it) as `MatMulNBits` blocks, as stored. */
   readBlocks(name: string, index?: number): BlockQuantized {
-    const info = index === undefined ? this.info(name) : sliceOf(this.info(name), index);
+    const info = this.tensorOrSlice(name, index);
     if ((info.type !== "Q8_0" && info.type !== "Q4_0") || info.shape.length !== 2) {
       throw new LfmkitError(`expected a Q8_0 / Q4_0 matrix, found ${info.type} [${info.shape}]`, `${basename(this.path)}: tensor ${name}`);
     }
     return ggmlBlocksAsMatMulNBits(info.type, this.readBytes(info), info.shape[1]);
+  }
+
+  private tensorOrSlice(name: string, index: number | undefined): GgufTensorInfo {
+    return index === undefined ? this.info(name) : sliceOf(this.info(name), index);
   }
 
   private readBytes(info: GgufTensorInfo): Uint8Array {

@@ -1,7 +1,7 @@
 /**
  * Writes a file on a worker thread. A graph build quantizes its weights on every core, but writing
  * and hashing the data file ran on the building thread alone, with the other cores idle: for the
- * LFM2-8B-A1B shape at q4, 4.5 GB took 8 s of a 55 s build. `write` copies the bytes into one of a
+ * LFM2-8B-A1B shape at q4, 4.5 GB took 8 s of a 55 s first load (CPU profile, core README). `write` copies the bytes into one of a
  * few shared slots and returns (waiting only while every slot is still being written); the worker
  * writes each slot at its file offset and feeds the file's sha256, zero gaps included. Slots are
  * reused, so no fresh memory is faulted in per weight.

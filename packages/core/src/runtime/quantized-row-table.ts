@@ -6,7 +6,7 @@
  * Each row is one record, so a row is one `pread`: the row's block scales (float32), then its block
  * codes (`blockSize · bits / 8` bytes per block, offset by the zero point 2^(bits−1)).
  */
-import { quantizeBlockwise, type BlockGrid, type BlockQuantized } from "../quantize.js";
+import { dequantizeBlockwise, quantizeBlockwise, type BlockGrid, type BlockQuantized } from "../quantize.js";
 import { RowFile, type RowReader } from "./row-table.js";
 
 /** Bytes of one row record of `columns` values on `grid`. */
@@ -39,10 +39,9 @@ export function quantizedRowRecords(q: BlockQuantized, rows: number): Uint8Array
 
 export class QuantizedRowTable implements RowReader {
   private readonly file: RowFile;
-  /** One row record, reused by every read, and its two parts. */
+  /** One row record, reused by every read, and the same bytes seen as one row of blocks. */
   private readonly record: Uint8Array;
-  private readonly scales: Float32Array;
-  private readonly codes: Uint8Array;
+  private readonly blocks: BlockQuantized;
 
   constructor(
     readonly path: string,
@@ -53,34 +52,19 @@ export class QuantizedRowTable implements RowReader {
     this.file = new RowFile(path, rows, quantizedRowBytes(columns, grid), `a ${rows}×${columns} table of ${grid.bits}-bit blocks of ${grid.blockSize}`);
     this.record = new Uint8Array(this.file.rowBytes);
     const blocks = Math.ceil(columns / grid.blockSize);
-    this.scales = new Float32Array(this.record.buffer, 0, blocks);
-    this.codes = this.record.subarray(blocks * 4);
+    this.blocks = { ...grid, scales: new Float32Array(this.record.buffer, 0, blocks), data: this.record.subarray(blocks * 4), blocksPerRow: blocks };
   }
 
   gather(indices: readonly number[]): Float32Array {
     const out = new Float32Array(indices.length * this.columns);
     indices.forEach((index, i) => {
       this.file.read(index, this.record);
-      this.dequantizeRecord(out.subarray(i * this.columns, (i + 1) * this.columns));
+      dequantizeBlockwise(this.blocks, 1, this.columns, out.subarray(i * this.columns, (i + 1) * this.columns));
     });
     return out;
   }
 
   close(): void {
     this.file.close();
-  }
-
-  /** value = (code − 2^(bits−1)) · scale of its block. */
-  private dequantizeRecord(row: Float32Array): void {
-    const { bits, blockSize } = this.grid;
-    const { scales, codes } = this;
-    const zeroPoint = 1 << (bits - 1);
-    for (let c = 0; c < this.columns; c++) {
-      const block = Math.floor(c / blockSize);
-      const j = c % blockSize;
-      const at = (block * blockSize * bits) / 8;
-      const code = bits === 8 ? codes[at + j] : (codes[at + (j >> 1)] >> ((j & 1) * 4)) & 15;
-      row[c] = (code - zeroPoint) * scales[block];
-    }
   }
 }
