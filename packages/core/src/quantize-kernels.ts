@@ -79,46 +79,57 @@ export function encodeBlock8(weights: Float32Array, start: number, end: number, 
   return scale;
 }
 
+/** Where some consecutive rows of a stored matrix lie: in a file, and in a buffer they are read into. */
+export interface StoredSegment {
+  readonly file: string;
+  readonly position: number;
+  /** The first row, counted from the first one read. */
+  readonly row: number;
+  readonly rows: number;
+  /** Where in the buffer the segment's first byte goes. */
+  readonly at: number;
+  readonly length: number;
+}
+
 /**
- * Reads rows [firstRow, firstRow + count) of a `cols`-column matrix stored in a file into `out`
- * (F32 as is; BF16 into the upper half of `out`'s bytes, then widened in place by `widen`, the core's
- * `widenBf16InPlace`) with `read`, the core's `RangeReader`; both are passed in so that this function's
- * source runs on a helper thread too.
+ * The segments of rows [firstRow, firstRow + count) of a `cols`-column matrix stored in a file, one
+ * per run of rows they cross, laid out in a buffer in order: packed (`align` 1), or each in whole
+ * blocks of `align` bytes of its own (4096, for direct reads into page-aligned memory, which fill the
+ * whole blocks around a segment), at the offset in them that its file position has. Returns the
+ * bytes they span too.
  */
-export function readStoredRows(
-  read: RangeReader,
-  widen: (values: Float32Array) => void,
-  stored: Stored,
-  firstRow: number,
-  count: number,
-  cols: number,
-  out: Float32Array,
-): void {
-  const width = stored.dtype === "F32" ? 4 : 2;
-  const length = count * cols * width;
-  const bytes = new Uint8Array(out.buffer, out.byteOffset + out.byteLength - length, length);
-  const rowBytes = cols * width;
-  let runStart = 0;
+export function storedSegments(stored: Stored, firstRow: number, count: number, cols: number, align: number): { segments: StoredSegment[]; bytes: number } {
+  const rowBytes = cols * (stored.dtype === "F32" ? 4 : 2);
+  const segments: StoredSegment[] = [];
+  let [runStart, end] = [0, 0];
   for (const run of stored.runs) {
     const from = Math.max(firstRow, runStart);
     const to = Math.min(firstRow + count, runStart + run.rows);
-    if (from < to) read(run.file, run.offset + (from - runStart) * rowBytes, bytes.subarray((from - firstRow) * rowBytes, (to - firstRow) * rowBytes), run.file);
+    if (from < to) {
+      const position = run.offset + (from - runStart) * rowBytes;
+      const at = Math.ceil(end / align) * align + (position % align);
+      segments.push({ file: run.file, position, row: from - firstRow, rows: to - from, at, length: (to - from) * rowBytes });
+      end = at + (to - from) * rowBytes;
+    }
     runStart += run.rows;
   }
-  if (width === 2) widen(out);
+  return { segments, bytes: end };
+}
+
+/** Reads `segments` into `bytes` with `read`, the core's `RangeReader` (passed in so that this function's source runs on a helper thread too). */
+export function readSegments(read: RangeReader, segments: readonly StoredSegment[], bytes: Uint8Array, inPlace: boolean): void {
+  for (const segment of segments) read(segment.file, segment.position, bytes.subarray(segment.at, segment.at + segment.length), segment.file, inPlace);
 }
 
 /**
  * Takes `take` rows at a time from `shared.next[0]` until a chunk's `count` rows are taken, and
- * quantizes them in the chunk's shared buffers, reading each take from the file first when the
- * weights are `stored` (the chunk starts at row `chunkRow` of the matrix).
+ * quantizes them in the chunk's shared buffers, first widening them from the chunk's raw file bytes
+ * when there are such (`raw`, laid out as its `segments` say) with `widen`, the core's `widenBf16`.
  */
 export function takeRows(
-  read: RangeReader,
-  widen: (values: Float32Array) => void,
+  widen: (halves: Uint8Array, out: Float32Array) => void,
   shared: { readonly weights: Float32Array; readonly data: Uint8Array; readonly scales: Float32Array; readonly next: Int32Array },
-  stored: Stored | undefined,
-  chunkRow: number,
+  raw: { readonly dtype: "F32" | "BF16"; readonly bytes: Uint8Array; readonly segments: readonly StoredSegment[] } | undefined,
   count: number,
   take: number,
   cols: number,
@@ -127,7 +138,15 @@ export function takeRows(
 ): void {
   for (let first = Atomics.add(shared.next, 0, take); first < count; first = Atomics.add(shared.next, 0, take)) {
     const end = Math.min(count, first + take);
-    if (stored) readStoredRows(read, widen, stored, chunkRow + first, end - first, cols, shared.weights.subarray(first * cols, end * cols));
+    const rowBytes = cols * (raw?.dtype === "F32" ? 4 : 2);
+    for (const segment of raw?.segments ?? []) {
+      const [from, to] = [Math.max(first, segment.row), Math.min(end, segment.row + segment.rows)];
+      if (from >= to) continue;
+      const values = shared.weights.subarray(from * cols, to * cols);
+      const bytes = raw!.bytes.subarray(segment.at + (from - segment.row) * rowBytes, segment.at + (to - segment.row) * rowBytes);
+      if (raw!.dtype === "BF16") widen(bytes, values);
+      else new Uint8Array(values.buffer, values.byteOffset, values.byteLength).set(bytes);
+    }
     quantizeRows(shared.weights, cols, bits, blockSize, shared.data, shared.scales, first, end);
   }
 }

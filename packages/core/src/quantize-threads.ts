@@ -3,8 +3,9 @@
  * synchronous, so this thread and the helpers take the rows of a chunk in shared memory a few at a
  * time from one counter (so a thread on a busier core simply takes fewer), then this thread blocks
  * (`Atomics.wait`) until each helper is done; the codes and scales are copied out, and the next chunk
- * follows. A chunk is filled by copying from the values in memory or, for a
- * weight stored in a file (`StoredValues`), by each thread reading and widening its own rows there.
+ * follows. A chunk is filled by copying from the values in memory or, for a weight stored in a file
+ * (`StoredValues`), from its raw bytes, which one more helper reads a chunk ahead while the others
+ * quantize (with direct reads it costs little CPU), each thread widening the rows it takes.
  * The shared buffers are bounded by the chunk, not the matrix: a helper holds every shared buffer it
  * was sent until its own garbage collection, which a barely allocating thread does not run, so
  * buffers sent per call piled up there. Helpers are started on first use, one per core beyond this
@@ -12,9 +13,9 @@
  */
 import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
-import { widenBf16InPlace } from "./dtype.js";
-import { createRangeReader, DIRECT_READ_MIN_FILE_BYTES, readRange } from "./file-range.js";
-import { code, encodeBlock4, encodeBlock8, quantizeRows, readStoredRows, takeRows } from "./quantize-kernels.js";
+import { readAsF32, widenBf16 } from "./dtype.js";
+import { createRangeReader, DIRECT_READ_MIN_FILE_BYTES, readRange, sharedReadBuffer } from "./file-range.js";
+import { code, encodeBlock4, encodeBlock8, quantizeRows, readSegments, storedSegments, takeRows } from "./quantize-kernels.js";
 import type { StoredValues } from "./weights.js";
 
 /** Below this many values a matrix is quantized here alone: a helper's round trip costs more than it saves. */
@@ -23,8 +24,6 @@ const MIN_SHARED_VALUES = 1 << 20;
 const CHUNK_VALUES = 1 << 23;
 /** Values per take from a chunk's row counter. */
 const TAKE_VALUES = 1 << 16;
-/** Values per take when each thread reads its own rows from the file (2 MB of bf16): direct reads of 128 KB ran at 1.0 GB/s with `dd` here, of 1–4 MB at 1.8–2.0. */
-const STORED_TAKE_VALUES = 1 << 20;
 /** How long the first use waits for helpers to start (a worker takes ~50 ms to boot); later uses take those ready. */
 const START_WAIT_MS = 1000;
 
@@ -34,79 +33,108 @@ interface Helper {
   readonly ready: Int32Array;
 }
 
+/** The quantizing helpers, and the one that reads stored weights ahead of them. */
+interface Helpers {
+  readonly quantizers: readonly Helper[];
+  readonly reader: Helper;
+}
+
 /** The shared chunk buffers. */
 interface Shared {
   readonly weights: Float32Array;
   readonly data: Uint8Array;
   readonly scales: Float32Array;
-  /** [slot] becomes 1 when a helper is done, 2 when it failed (this thread then redoes the chunk, so an error surfaces here). */
+  /** [slot] becomes 1 when a quantizer is done, 2 when it failed (this thread then redoes the chunk, so an error surfaces here). */
   readonly done: Int32Array;
   /** [0]: the next row of the chunk to take. */
   readonly next: Int32Array;
+  /** Two chunks' raw file bytes: the reader fills one while the other is quantized. */
+  readonly raw: readonly [Uint8Array, Uint8Array];
+  /** Whether `raw` is page-aligned, so the reader's direct reads land there without a copy. */
+  readonly rawPageAligned: boolean;
+  /** [slot] becomes 1 when the reader has filled `raw[slot]`, 2 when it failed (this thread then reads it, so an error surfaces here). */
+  readonly read: Int32Array;
 }
 
-const HELPER_SOURCE = `
+/** A helper's source: `functions`, then `work`'s definition, run for each task posted with the `done[slot]` it reports to. */
+function helperSource(functions: readonly ((...args: never[]) => unknown)[], work: string): string {
+  return `
 const { parentPort, workerData } = require("node:worker_threads");
-${code}
-${encodeBlock4}
-${encodeBlock8}
-${quantizeRows}
-${widenBf16InPlace}
-${readStoredRows}
-${takeRows}
-${createRangeReader}
-const readRange = createRangeReader(require("node:fs"), ${DIRECT_READ_MIN_FILE_BYTES}, (message, where) => new Error(where + ": " + message));
-parentPort.on("message", ({ shared, stored, chunkRow, count, take, cols, bits, blockSize, slot }) => {
+${functions.join("\n")}
+${work}
+parentPort.on("message", ({ task, done, slot }) => {
   let state = 1;
   try {
-    takeRows(readRange, widenBf16InPlace, shared, stored, chunkRow, count, take, cols, bits, blockSize);
+    work(task);
   } catch {
     state = 2;
   }
-  Atomics.store(shared.done, slot, state);
-  Atomics.notify(shared.done, slot);
+  Atomics.store(done, slot, state);
+  Atomics.notify(done, slot);
 });
 Atomics.store(workerData.ready, 0, 1);
 Atomics.notify(workerData.ready, 0);
 `;
+}
 
-let helpers: Helper[] | undefined;
+const QUANTIZER_SOURCE = helperSource(
+  [code, encodeBlock4, encodeBlock8, quantizeRows, widenBf16, takeRows],
+  "const work = ({ shared, raw, count, take, cols, bits, blockSize }) => takeRows(widenBf16, shared, raw, count, take, cols, bits, blockSize);",
+);
+
+const READER_SOURCE = helperSource(
+  [readSegments, createRangeReader],
+  `const readRange = createRangeReader(require("node:fs"), ${DIRECT_READ_MIN_FILE_BYTES}, (message, where) => new Error(where + ": " + message));
+const work = ({ segments, bytes, inPlace }) => readSegments(readRange, segments, bytes, inPlace);`,
+);
+
+let helpers: Helpers | undefined;
 let shared: Shared | undefined;
 let stopping: NodeJS.Timeout | undefined;
 
-function startHelpers(): Helper[] {
-  const started = Array.from({ length: availableParallelism() - 1 }, () => {
-    const ready = new Int32Array(new SharedArrayBuffer(4));
-    const worker = new Worker(HELPER_SOURCE, { eval: true, workerData: { ready } });
-    worker.on("error", () => Atomics.store(ready, 0, 0));
-    worker.unref();
-    return { worker, ready };
-  });
-  for (const helper of started) Atomics.wait(helper.ready, 0, 0, START_WAIT_MS);
+function startHelper(source: string): Helper {
+  const ready = new Int32Array(new SharedArrayBuffer(4));
+  const worker = new Worker(source, { eval: true, workerData: { ready } });
+  worker.on("error", () => Atomics.store(ready, 0, 0));
+  worker.unref();
+  return { worker, ready };
+}
+
+function startHelpers(): Helpers {
+  const started = { quantizers: Array.from({ length: availableParallelism() - 1 }, () => startHelper(QUANTIZER_SOURCE)), reader: startHelper(READER_SOURCE) };
+  for (const helper of [...started.quantizers, started.reader]) Atomics.wait(helper.ready, 0, 0, START_WAIT_MS);
   return started;
 }
 
 function stopHelpers(): void {
-  for (const helper of helpers ?? []) void helper.worker.terminate();
+  for (const helper of [...(helpers?.quantizers ?? []), ...(helpers ? [helpers.reader] : [])]) void helper.worker.terminate();
   helpers = undefined;
   shared = undefined;
 }
 
-/** Buffers for chunks of `values` weights quantized to `bytes` of codes and `blocks` scales. */
-function sharedBuffers(values: number, bytes: number, blocks: number, slots: number): Shared {
-  if (shared && shared.weights.length >= values && shared.data.length >= bytes && shared.scales.length >= blocks && shared.done.length >= slots) return shared;
+const isReady = (helper: Helper): boolean => Atomics.load(helper.ready, 0) === 1;
+
+/** Buffers for chunks of `values` weights (of `rawBytes` in the file) quantized to `bytes` of codes and `blocks` scales. */
+function sharedBuffers(values: number, rawBytes: number, bytes: number, blocks: number, slots: number): Shared {
+  if (shared && shared.weights.length >= values && shared.raw[0].length >= rawBytes && shared.data.length >= bytes && shared.scales.length >= blocks && shared.done.length >= slots) return shared;
+  const int32s = (count: number) => new Int32Array(new SharedArrayBuffer(4 * count));
+  const raw = [sharedReadBuffer(rawBytes), sharedReadBuffer(rawBytes)] as const;
   return {
     weights: new Float32Array(new SharedArrayBuffer(4 * values)),
     data: new Uint8Array(new SharedArrayBuffer(bytes)),
     scales: new Float32Array(new SharedArrayBuffer(4 * blocks)),
-    done: new Int32Array(new SharedArrayBuffer(4 * slots)),
-    next: new Int32Array(new SharedArrayBuffer(4)),
+    done: int32s(slots),
+    next: int32s(1),
+    raw: [raw[0].bytes, raw[1].bytes],
+    rawPageAligned: raw[0].pageAligned && raw[1].pageAligned,
+    read: int32s(2),
   };
 }
 
 /**
  * `quantizeRows` over all `rows` of a matrix, shared with the helpers that are ready: `weights` in
- * memory, or `stored` in a file (read here only when no helper is ready, into `scratch`).
+ * memory, or `stored` in a file (read a chunk at a time, or whole into `scratch` when small).
+ * `onRows` is told after each chunk how many rows are done.
  */
 export function quantizeRowsOnThreads(
   weights: Float32Array | { readonly stored: StoredValues; readonly scratch: () => Float32Array },
@@ -116,48 +144,73 @@ export function quantizeRowsOnThreads(
   data: Uint8Array,
   scales: Float32Array,
   rows: number,
+  onRows?: (rowsDone: number) => void,
 ): void {
   const whole = (): Float32Array => {
     if (weights instanceof Float32Array) return weights;
-    const values = weights.scratch().subarray(0, rows * cols);
-    readStoredRows(readRange, widenBf16InPlace, weights.stored, 0, rows, cols, values);
-    return values;
+    const { segments } = storedSegments(weights.stored, 0, rows, cols, 1);
+    return readAsF32(weights.stored.dtype, rows * cols, (bytes) => readSegments(readRange, segments, bytes, false), weights.scratch());
   };
-  if (rows * cols < MIN_SHARED_VALUES) return quantizeRows(whole(), cols, bits, blockSize, data, scales, 0, rows);
+  const inOnePass = (values: () => Float32Array): void => {
+    quantizeRows(values(), cols, bits, blockSize, data, scales, 0, rows);
+    onRows?.(rows);
+  };
+  if (rows * cols < MIN_SHARED_VALUES) return inOnePass(whole);
   helpers ??= startHelpers();
   clearTimeout(stopping);
   stopping = setTimeout(stopHelpers).unref();
-  const ready = helpers.filter((helper) => Atomics.load(helper.ready, 0) === 1);
-  if (ready.length === 0) return quantizeRows(whole(), cols, bits, blockSize, data, scales, 0, rows);
+  const quantizers = helpers.quantizers.filter(isReady);
+  if (quantizers.length === 0 && weights instanceof Float32Array) return inOnePass(whole);
 
   const stored = weights instanceof Float32Array ? undefined : weights.stored;
+  const width = stored?.dtype === "F32" ? 4 : 2;
   const blocksPerRow = Math.ceil(cols / blockSize);
   const rowBytes = (blocksPerRow * blockSize * bits) / 8;
   const chunkRows = Math.max(1, Math.floor(CHUNK_VALUES / cols));
-  const buffers = (shared = sharedBuffers(chunkRows * cols, chunkRows * rowBytes, chunkRows * blocksPerRow, ready.length));
-  for (let chunkRow = 0; chunkRow < rows; chunkRow += chunkRows) {
-    const count = Math.min(chunkRows, rows - chunkRow);
-    // Values in memory are all copied in before any helper starts; stored ones each thread reads itself.
+  // Each segment of rows has whole pages of its own in `raw` (`storedSegments`): under two more than it fills.
+  const rawBytes = stored ? chunkRows * cols * width + 8192 * (stored.runs.length + 1) : 0;
+  const buffers = (shared = sharedBuffers(chunkRows * cols, rawBytes, chunkRows * rowBytes, chunkRows * blocksPerRow, quantizers.length));
+  const chunkCount = (chunkRow: number) => Math.min(chunkRows, rows - chunkRow);
+
+  // Stored weights: the reader fills one raw buffer with the next chunk while the other is quantized.
+  const reader = stored && isReady(helpers.reader) ? helpers.reader : undefined;
+  const layout = (values: StoredValues, chunkRow: number) => storedSegments(values, chunkRow, chunkCount(chunkRow), cols, buffers.rawPageAligned ? 4096 : 1).segments;
+  const readAhead = (chunkRow: number, slot: number): void => {
+    if (!reader || !stored || chunkRow >= rows) return;
+    Atomics.store(buffers.read, slot, 0);
+    reader.worker.postMessage({ task: { segments: layout(stored, chunkRow), bytes: buffers.raw[slot], inPlace: buffers.rawPageAligned }, done: buffers.read, slot });
+  };
+  const chunkRaw = (values: StoredValues, chunkRow: number, slot: number) => {
+    const segments = layout(values, chunkRow);
+    if (reader) while (Atomics.load(buffers.read, slot) === 0) Atomics.wait(buffers.read, slot, 0);
+    if (!reader || Atomics.load(buffers.read, slot) === 2) readSegments(readRange, segments, buffers.raw[slot], false);
+    return { dtype: values.dtype, bytes: buffers.raw[slot], segments };
+  };
+
+  readAhead(0, 0);
+  for (let chunkRow = 0, chunk = 0; chunkRow < rows; chunkRow += chunkRows, chunk++) {
+    const count = chunkCount(chunkRow);
+    const raw = stored && chunkRaw(stored, chunkRow, chunk % 2);
+    readAhead(chunkRow + chunkRows, (chunk + 1) % 2);
     if (weights instanceof Float32Array) buffers.weights.set(weights.subarray(chunkRow * cols, (chunkRow + count) * cols));
-    // Stored takes are large for the disk's sake, but never so large that a chunk has fewer than two per thread.
-    const storedTake = Math.min(Math.floor(STORED_TAKE_VALUES / cols), Math.ceil(count / (2 * (ready.length + 1))));
-    const take = Math.max(1, stored ? storedTake : Math.floor(TAKE_VALUES / cols));
+    const take = Math.max(1, Math.floor(TAKE_VALUES / cols));
     Atomics.store(buffers.next, 0, 0);
-    ready.forEach((helper, slot) => {
+    quantizers.forEach((helper, slot) => {
       Atomics.store(buffers.done, slot, 0);
-      helper.worker.postMessage({ shared: buffers, stored, chunkRow, count, take, cols, bits, blockSize, slot });
+      helper.worker.postMessage({ task: { shared: buffers, raw, count, take, cols, bits, blockSize }, done: buffers.done, slot });
     });
-    takeRows(readRange, widenBf16InPlace, buffers, stored, chunkRow, count, take, cols, bits, blockSize);
+    takeRows(widenBf16, buffers, raw, count, take, cols, bits, blockSize);
     let failed = false;
-    ready.forEach((_, slot) => {
+    quantizers.forEach((_, slot) => {
       while (Atomics.load(buffers.done, slot) === 0) Atomics.wait(buffers.done, slot, 0);
       failed ||= Atomics.load(buffers.done, slot) === 2;
     });
     if (failed) {
       Atomics.store(buffers.next, 0, 0);
-      takeRows(readRange, widenBf16InPlace, buffers, stored, chunkRow, count, count, cols, bits, blockSize);
+      takeRows(widenBf16, buffers, raw, count, count, cols, bits, blockSize);
     }
     data.set(buffers.data.subarray(0, count * rowBytes), chunkRow * rowBytes);
     scales.set(buffers.scales.subarray(0, count * blocksPerRow), chunkRow * blocksPerRow);
+    onRows?.(chunkRow + count);
   }
 }

@@ -61,20 +61,34 @@ export function dequantizeBlockwise(q: BlockQuantized, rows: number, cols: numbe
 
 /**
  * `quantizeBlockwise` of a `[rows, cols]` weight on `grid`. One stored in a file as it is read
- * (`WeightSource.stored`) is read there by every thread, each its own rows, so reading and widening
- * are split too; any other is read first, into `scratch` when the source can.
+ * (`WeightSource.stored`) is read from there a chunk of rows at a time, the next chunk while this one
+ * is quantized (`quantizeRowsOnThreads`); any other is read first, into `scratch` when the source can.
  */
-export function quantizeWeight(source: WeightSource, grid: BlockGrid, scratch: (count: number) => Float32Array): BlockQuantized {
+export function quantizeWeight(source: WeightSource, grid: BlockGrid, options: QuantizeWeightOptions): BlockQuantized {
   const [rows, cols] = source.shape;
   const count = rows * cols;
-  const weights = source.stored ? { stored: source.stored, scratch: () => scratch(count) } : source.read(scratch(count));
-  return quantized(weights, rows, cols, grid.bits, grid.blockSize);
+  const weights = source.stored ? { stored: source.stored, scratch: () => options.scratch(count) } : source.read(options.scratch(count));
+  return quantized(weights, rows, cols, grid.bits, grid.blockSize, options);
 }
 
-function quantized(weights: Parameters<typeof quantizeRowsOnThreads>[0], rows: number, cols: number, bits: 4 | 8, blockSize: number): BlockQuantized {
+export interface QuantizeWeightOptions {
+  /** A buffer of at least `count` values for values read whole (a graph builder's `scratch`). */
+  readonly scratch: (count: number) => Float32Array;
+  /** Told as rows are done, in order: how many are, and the blocks being filled (final up to there). */
+  readonly progress?: (rowsDone: number, blocks: BlockQuantized) => void;
+  /** At least `count` bytes to hold the blocks (codes, then scales), for blocks only needed until `progress` has passed them on; fresh by default. */
+  readonly output?: (count: number) => Uint8Array;
+}
+
+function quantized(weights: Parameters<typeof quantizeRowsOnThreads>[0], rows: number, cols: number, bits: 4 | 8, blockSize: number, options: Omit<QuantizeWeightOptions, "scratch"> = {}): BlockQuantized {
   const blocksPerRow = Math.ceil(cols / blockSize);
-  const data = new Uint8Array((rows * blocksPerRow * blockSize * bits) / 8);
-  const scales = new Float32Array(rows * blocksPerRow);
-  quantizeRowsOnThreads(weights, cols, bits, blockSize, data, scales, rows);
-  return { bits, blockSize, data, scales, blocksPerRow };
+  const [dataBytes, scaleCount] = [(rows * blocksPerRow * blockSize * bits) / 8, rows * blocksPerRow];
+  const scalesAt = Math.ceil(dataBytes / 4) * 4;
+  const bytes = options.output?.(scalesAt + 4 * scaleCount);
+  const data = bytes ? bytes.subarray(0, dataBytes) : new Uint8Array(dataBytes);
+  const scales = bytes ? new Float32Array(bytes.buffer, bytes.byteOffset + scalesAt, scaleCount) : new Float32Array(scaleCount);
+  const q = { bits, blockSize, data, scales, blocksPerRow };
+  const { progress } = options;
+  quantizeRowsOnThreads(weights, cols, bits, blockSize, q.data, q.scales, rows, progress && ((rowsDone) => progress(rowsDone, q)));
+  return q;
 }

@@ -26,8 +26,8 @@ export interface WeightSource {
   blocks?(): BlockQuantized;
   /**
    * Where the values lie in a file, row-major, when they are stored there as they are read: then
-   * quantization reads them there on every thread, each thread its own rows. A wrapper that changes
-   * the values (or their order) must not carry it over.
+   * quantization reads them there, a chunk of rows at a time. A wrapper that changes the values (or
+   * their order) must not carry it over.
    */
   readonly stored?: StoredValues;
 }
@@ -101,4 +101,48 @@ export class Weights {
   private qualify(name: string): string {
     return this.prefix ? `${this.prefix}.${name}` : name;
   }
+}
+
+/** Weights of shapes [rows_i, in], read as one [Σ rows_i, in] named by theirs joined with "+". */
+export function stackedRows(sources: readonly WeightSource[]): WeightSource {
+  const inFeatures = sources[0].shape[1];
+  const rows = sources.map((source) => source.shape[0]);
+  const grids = sources.map((source) => source.quantized);
+  const quantized = grids.every((grid) => grid && grid.bits === grids[0]!.bits && grid.blockSize === grids[0]!.blockSize) ? grids[0] : undefined;
+  const stored = sources.map((source) => source.stored);
+  return {
+    name: sources.map((source) => source.name).join("+"),
+    shape: [rows.reduce((a, b) => a + b, 0), inFeatures],
+    quantized,
+    blocks: quantized && sources.every((source) => source.blocks) ? () => stackedBlocks(sources.map((source) => source.blocks!())) : undefined,
+    stored: stored.every((values) => values && values.dtype === stored[0]!.dtype) ? { dtype: stored[0]!.dtype, runs: stored.flatMap((values) => values!.runs) } : undefined,
+    read(into) {
+      const count = rows.reduce((a, b) => a + b, 0) * inFeatures;
+      const stacked = into && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
+      let at = 0;
+      sources.forEach((source, i) => {
+        readInto(source, stacked.subarray(at, at + rows[i] * inFeatures));
+        at += rows[i] * inFeatures;
+      });
+      return stacked;
+    },
+  };
+}
+
+function stackedBlocks(parts: readonly BlockQuantized[]): BlockQuantized {
+  const data = new Uint8Array(parts.reduce((sum, part) => sum + part.data.length, 0));
+  const scales = new Float32Array(parts.reduce((sum, part) => sum + part.scales.length, 0));
+  let [dataAt, scalesAt] = [0, 0];
+  for (const part of parts) {
+    data.set(part.data, dataAt);
+    scales.set(part.scales, scalesAt);
+    [dataAt, scalesAt] = [dataAt + part.data.length, scalesAt + part.scales.length];
+  }
+  return { ...parts[0], data, scales };
+}
+
+/** Reads `source` into `target` (exactly its length), copying only when the source did not write there itself. */
+function readInto(source: WeightSource, target: Float32Array): void {
+  const values = source.read(target);
+  if (values.buffer !== target.buffer || values.byteOffset !== target.byteOffset) target.set(values);
 }

@@ -2,13 +2,11 @@ import * as fs from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
-import { createRangeReader } from "../src/file-range.js";
+import { createRangeReader, sharedReadBuffer } from "../src/file-range.js";
+import { directIoFiles, pattern } from "./direct-io-files.js";
 
 const fail = (message: string, where: string) => new Error(`${where}: ${message}`);
 const MB = 1 << 20;
-
-/** Bytes that differ with their position. */
-const pattern = (length: number) => Uint8Array.from({ length }, (_, i) => (i * 2654435761) >>> 24);
 
 /** Ranges of a 20 MB + 123 byte file: small and large, unaligned at either end, longer than the 8 MB staging buffer, up to the end. */
 const SIZE = 20 * MB + 123;
@@ -22,40 +20,11 @@ const RANGES = [
   [0, SIZE],
 ] as const;
 
-/**
- * `node:fs` over `contents` that behaves as direct I/O does: a file opened with O_DIRECT is read only
- * at offsets and lengths that are whole 4096-byte blocks (EINVAL otherwise), `shortReads` returns at most
- * three blocks per read, and `refuseAfter` answers EINVAL from that many direct reads on.
- */
-function directIoFiles(contents: Uint8Array, options: { shortReads?: boolean; refuseAfter?: number } = {}) {
-  const O_DIRECT = fs.constants.O_DIRECT ?? 0x4000;
-  const direct = new Map<number, boolean>();
-  const counts = { directReads: 0 };
-  const einval = () => Object.assign(new Error("EINVAL: invalid argument, read"), { code: "EINVAL" });
-  const files = {
-    constants: { O_RDONLY: 0, O_DIRECT },
-    statSync: () => ({ size: contents.length }),
-    openSync: (_path: string, flags: number | string) => {
-      const fd = direct.size + 10;
-      direct.set(fd, typeof flags === "number" && (flags & O_DIRECT) !== 0);
-      return fd;
-    },
-    closeSync: () => undefined,
-    readSync: (fd: number, buffer: Uint8Array, offset: number, length: number, position: number) => {
-      let limit = length;
-      if (direct.get(fd)) {
-        if (position % 4096 !== 0 || length % 4096 !== 0) throw einval();
-        if (options.refuseAfter !== undefined && counts.directReads >= options.refuseAfter) throw einval();
-        counts.directReads++;
-        if (options.shortReads) limit = Math.min(length, 3 * 4096);
-      }
-      const n = Math.max(0, Math.min(limit, contents.length - position));
-      buffer.set(contents.subarray(position, position + n), offset);
-      return n;
-    },
-  };
-  return { files: files as unknown as typeof fs, counts };
-}
+const DIRECT_IO_CASES: [string, { shortReads?: boolean; refuseAfter?: number }][] = [
+  ["whole reads", {}],
+  ["short reads", { shortReads: true }],
+  ["direct I/O refused after a few reads, mid-range", { shortReads: true, refuseAfter: 5 }],
+];
 
 function expectRanges(read: ReturnType<typeof createRangeReader>, contents: Uint8Array, path = "data.bin"): void {
   for (const [position, length] of RANGES) {
@@ -65,15 +34,29 @@ function expectRanges(read: ReturnType<typeof createRangeReader>, contents: Uint
   }
 }
 
-test.each([
-  ["whole reads", {}],
-  ["short reads", { shortReads: true }],
-  ["direct I/O refused after a few reads, mid-range", { shortReads: true, refuseAfter: 5 }],
-])("direct reads keep to whole blocks and return the file's bytes at any offset and length (%s)", (_, options) => {
+test.each(DIRECT_IO_CASES)("direct reads keep to whole blocks and return the file's bytes at any offset and length (%s)", (_, options) => {
   const contents = pattern(SIZE);
   const { files, counts } = directIoFiles(contents, options);
   expectRanges(createRangeReader(files, 0, fail), contents);
   expect(counts.directReads).toBeGreaterThan(0);
+});
+
+test.each(DIRECT_IO_CASES)("in-place reads land in page-aligned memory without the staging buffer, and anywhere else through it (%s)", (_, options) => {
+  const contents = pattern(SIZE);
+  const { files, counts } = directIoFiles(contents, options);
+  const read = createRangeReader(files, 0, fail);
+  const { bytes: memory, pageAligned } = sharedReadBuffer(SIZE + 3 * 4096);
+  expect(pageAligned).toBe(true);
+  for (const [position, length] of RANGES) {
+    for (const at of [4096 + (position % 4096), 4096 + ((position + 2) % 4096)]) {
+      memory.fill(0);
+      read("data.bin", position, memory.subarray(at, at + length), "data.bin", true);
+      expect(Buffer.from(memory.subarray(at, at + length)).equals(Buffer.from(contents.subarray(position, position + length)))).toBe(true);
+    }
+  }
+  expect(counts.directInto.has(memory.buffer)).toBe(true);
+  // Misplaced ranges went through the staging buffer, unless direct I/O was refused before them.
+  expect(counts.directInto.size).toBe(options.refuseAfter === undefined ? 2 : 1);
 });
 
 test("a real file reads the same directly (where its file system allows) as through the page cache", () => {

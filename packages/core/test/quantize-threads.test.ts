@@ -1,8 +1,11 @@
+import { statSync, truncateSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@lfmkit/testing";
 import { expect, test } from "vitest";
-import { Checkpoint, quantizeBlockwise, quantizeWeight, writeSafetensors } from "../src/index.js";
-import { quantizeRows } from "../src/quantize-kernels.js";
+import { Checkpoint, GraphBuilder, ops, quantizeBlockwise, quantizeWeight, writeSafetensors } from "../src/index.js";
+import { createRangeReader, sharedReadBuffer } from "../src/file-range.js";
+import { quantizeRows, readSegments, storedSegments } from "../src/quantize-kernels.js";
+import { directIoFiles, pattern } from "./direct-io-files.js";
 
 test.each([
   [4, 128],
@@ -33,7 +36,7 @@ test.each(["BF16", "F32"] as const)("a %s weight read from its file by every thr
   const source = checkpoint.source("w")!;
   expect(source.stored).toBeDefined();
   for (const grid of [{ bits: 4, blockSize: 128 }, { bits: 8, blockSize: 64 }] as const) {
-    const streamed = quantizeWeight(source, grid, (count) => new Float32Array(count));
+    const streamed = quantizeWeight(source, grid, { scratch: (count) => new Float32Array(count) });
     const whole = quantizeBlockwise(checkpoint.readF32("w"), rows, cols, grid.bits, grid.blockSize);
     expect(Buffer.from(streamed.data).equals(Buffer.from(whole.data))).toBe(true);
     expect(Buffer.from(new Uint8Array(streamed.scales.buffer)).equals(Buffer.from(new Uint8Array(whole.scales.buffer)))).toBe(true);
@@ -61,9 +64,73 @@ test("a weight stacked from runs of rows in two files gets the blocks of its val
     stored: { dtype: "BF16" as const, runs: parts.flatMap((part) => part.stored!.runs) },
   };
   for (const grid of [{ bits: 4, blockSize: 128 }, { bits: 8, blockSize: 64 }] as const) {
-    const streamed = quantizeWeight(source, grid, (count) => new Float32Array(count));
+    const streamed = quantizeWeight(source, grid, { scratch: (count) => new Float32Array(count) });
     const whole = quantizeBlockwise(stacked, rows, cols, grid.bits, grid.blockSize);
     expect(Buffer.from(streamed.data).equals(Buffer.from(whole.data))).toBe(true);
     expect(Buffer.from(new Uint8Array(streamed.scales.buffer)).equals(Buffer.from(new Uint8Array(whole.scales.buffer)))).toBe(true);
   }
+});
+
+test("a stored weight whose file was cut short after opening fails with the file named, and the next weight quantizes", () => {
+  const [rows, cols] = [12001, 700];
+  const path = join(scratchDir("cut"), "model.safetensors");
+  const values = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.29));
+  writeSafetensors(path, [{ name: "w", dtype: "F32", shape: [rows, cols], bytes: () => new Uint8Array(values.buffer) }]);
+  const checkpoint = Checkpoint.openFile(path);
+  const source = checkpoint.source("w")!;
+  const whole = quantizeBlockwise(checkpoint.readF32("w"), rows, cols, 4, 128);
+  truncateSync(path, statSync(path).size - 4 * cols * 100); // the second chunk's rows run past the end
+  expect(() => quantizeWeight(source, { bits: 4, blockSize: 128 }, { scratch: (count) => new Float32Array(count) })).toThrow(`${path}: unexpected end of file`);
+  writeSafetensors(path, [{ name: "w", dtype: "F32", shape: [rows, cols], bytes: () => new Uint8Array(values.buffer) }]);
+  const again = quantizeWeight(Checkpoint.openFile(path).source("w")!, { bits: 4, blockSize: 128 }, { scratch: (count) => new Float32Array(count) });
+  expect(Buffer.from(again.data).equals(Buffer.from(whole.data))).toBe(true);
+});
+
+test.each(["q4", "q8"] as const)("%s: weights quantized together get the initializers each gets alone, in the same order", (format) => {
+  // Four [3000, 700] weights: over one chunk of rows in all, so one weight's rows end in the next chunk.
+  const [rows, cols] = [3000, 700];
+  const path = join(scratchDir("together"), "model.safetensors");
+  const tensors = Array.from({ length: 4 }, (_, e) => {
+    const values = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.13 + e) * (1 + ((i + e) % 9)));
+    return { name: `e${e}`, dtype: "BF16" as const, shape: [rows, cols], bytes: () => new Uint8Array(Uint16Array.from(new Uint32Array(values.buffer), (bits) => bits >>> 16).buffer) };
+  });
+  writeSafetensors(path, [{ name: "pad", dtype: "BF16", shape: [5], bytes: () => new Uint8Array(10) }, ...tensors]);
+  const checkpoint = Checkpoint.openFile(path);
+  const specs = tensors.map((tensor) => ({ weight: checkpoint.source(tensor.name)!, format }));
+  const build = (together: boolean) => {
+    const dir = scratchDir("together-graph");
+    const g = new GraphBuilder(join(dir, "g.data"), "g.data");
+    if (together) ops.quantizeTogether(g, specs);
+    for (const spec of specs) ops.quantizedWeight(g, spec);
+    const model = Buffer.from(g.finish("g"));
+    return { model, data: g.fileDigests().get("g.data") };
+  };
+  const [alone, together] = [build(false), build(true)];
+  expect(together.data).toEqual(alone.data);
+  expect(together.model.equals(alone.model)).toBe(true);
+});
+
+test.each([1, 4096])("rows from runs at unrelated file offsets, laid out %i-aligned and read (directly, when page-aligned), each keep their own bytes", (align) => {
+  const contents = pattern(20 << 20);
+  const { files, counts } = directIoFiles(contents);
+  // 1000 BF16 columns: rows of 2000 bytes; every run over 1 MB, so it is read directly, from offsets of unlike remainders.
+  const [cols, rowBytes] = [1000, 2000];
+  // The second run starts 22 bytes into the page where the first one ends (remainders 4068 and 4090).
+  const offsets = [100, 7_000_058, 3_333_333, 12_000_000, 12_000_000 + 600 * rowBytes];
+  const stored = { dtype: "BF16" as const, runs: offsets.map((offset) => ({ file: "data.bin", offset, rows: 600 })) };
+  const [firstRow, count] = [200, 2700];
+  const { segments, bytes } = storedSegments(stored, firstRow, count, cols, align);
+  expect(segments.map((segment) => segment.rows)).toEqual([400, 600, 600, 600, 500]);
+  const memory = sharedReadBuffer(bytes + 4096).bytes;
+  readSegments(createRangeReader(files, 0, (message, where) => new Error(`${where}: ${message}`)), segments, memory, align === 4096);
+  let row = 0;
+  for (const [k, segment] of segments.entries()) {
+    expect(segment.row).toBe(row);
+    expect(segment.length).toBe(segment.rows * rowBytes);
+    if (k > 0) expect(segment.at).toBeGreaterThanOrEqual(segments[k - 1].at + segments[k - 1].length);
+    expect(segment.at % align).toBe(segment.position % align);
+    expect(Buffer.from(memory.subarray(segment.at, segment.at + segment.length)).equals(Buffer.from(contents.subarray(segment.position, segment.position + segment.length)))).toBe(true);
+    row += segment.rows;
+  }
+  expect(counts.directInto.has(memory.buffer)).toBe(align === 4096);
 });

@@ -48,6 +48,7 @@ export class GraphBuilder {
   private dataOffset = 0;
   private readonly digests = new Map<string, FileDigest>();
   private scratchValues = new Float32Array(0);
+  private scratchByteValues = new Uint8Array(0);
 
   constructor(
     private readonly dataPath: string,
@@ -92,6 +93,12 @@ export class GraphBuilder {
   scratch(count: number): Float32Array {
     if (this.scratchValues.length < count) this.scratchValues = new Float32Array(count);
     return this.scratchValues;
+  }
+
+  /** Like `scratch`, a second buffer of at least `count` bytes, for what is made from the values read into the first. */
+  scratchBytes(count: number): Uint8Array {
+    if (this.scratchByteValues.length < count) this.scratchByteValues = new Uint8Array(count);
+    return this.scratchByteValues.subarray(0, count);
   }
 
   /** Writes `data` to a file beside the data file, for the runtime to read outside ORT. */
@@ -159,6 +166,7 @@ export class GraphBuilder {
     if (this.data) this.digests.set(this.dataFileName, this.data.finish());
     this.data = undefined;
     this.scratchValues = new Float32Array(0);
+    this.scratchByteValues = new Uint8Array(0);
     const model: Onnx.IModelProto = {
       irVersion: 8,
       producerName: "lfmkit",

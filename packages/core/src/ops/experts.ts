@@ -1,10 +1,9 @@
 /** Sparse mixtures of experts. */
 import type { GraphBuilder } from "../onnx/graph.js";
-import type { BlockQuantized } from "../quantize.js";
-import type { LinearSpec, WeightSource } from "../weights.js";
+import { stackedRows, type LinearSpec } from "../weights.js";
 import { silu } from "./activations.js";
 import { ONNX_BOOL, ONNX_INT64 } from "./constants.js";
-import { linear } from "./linear.js";
+import { linear, quantizeTogether } from "./linear.js";
 
 export interface ExpertSpec {
   readonly gate: LinearSpec;
@@ -47,9 +46,12 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
   const runtimeAxis = g.op1("Cast", [g.op1("Greater", [rowCount, g.constant([-1])])], { to: ONNX_INT64 }); // [1]: always 1, unknown until run time
   const pairRows = g.op1("Squeeze", [g.op1("Unsqueeze", [g.op1("GatherND", [rows, rowIndex]), g.constant([1])]), runtimeAxis]); // [M, D], rank unknown to ORT
   const batches = g.op("Split", [pairRows, rowsPerExpert], { axis: 0 }, { outputs: experts.length });
-  const gateUp = experts.map((expert, e) => linear(g, batches[e], { ...expert.gate, weight: stackedRows(expert.gate.weight, expert.up.weight) }));
+  const gateUpSpecs = experts.map((expert) => ({ ...expert.gate, weight: stackedRows([expert.gate.weight, expert.up.weight]) }));
+  quantizeTogether(g, gateUpSpecs);
+  const gateUp = gateUpSpecs.map((spec, e) => linear(g, batches[e], spec));
   const [gate, up] = g.op("Split", [g.op1("Concat", gateUp, { axis: -2 })], { axis: -1 }, { outputs: 2 }); // [M, W] each
   const hidden = g.op("Split", [g.op1("Mul", [silu(g, gate), up]), rowsPerExpert], { axis: 0 }, { outputs: experts.length });
+  quantizeTogether(g, experts.map((expert) => expert.down));
   const outputs = experts.map((expert, e) => linear(g, hidden[e], expert.down));
   const y = g.op1("Reshape", [g.op1("Concat", outputs, { axis: -2 }), g.constant([-1, outFeatures])]); // [M, D]
   const slots = g.op1("CumSum", [routed, g.scalar(0)], { exclusive: 1 }); // [E, N]: earlier experts of each row
@@ -57,43 +59,4 @@ export function sparseExperts(g: GraphBuilder, rows: string, weights: string, ex
   const empty = g.op1("Expand", [g.scalar(0, "float32"), g.op1("Concat", [rowCount, g.constant([perRow, outFeatures])], { axis: 0 })]); // [N, perRow, D]
   const placed = g.op1("ScatterND", [empty, places, g.op1("Mul", [y, pairWeights])]);
   return g.op1("ReduceSum", [placed, g.constant([1])], { keepdims: 0 });
-}
-
-/** Two weights of shapes [a, in] and [b, in], read as one [a + b, in]. */
-function stackedRows(first: WeightSource, second: WeightSource): WeightSource {
-  const [a, inFeatures] = first.shape;
-  const b = second.shape[0];
-  const [p, q] = [first.quantized, second.quantized];
-  const [s, t] = [first.stored, second.stored];
-  const quantized = p && q && p.bits === q.bits && p.blockSize === q.blockSize ? p : undefined;
-  return {
-    name: `${first.name}+${second.name}`,
-    shape: [a + b, inFeatures],
-    quantized,
-    blocks: quantized && first.blocks && second.blocks ? () => stackedBlocks(first.blocks!(), second.blocks!()) : undefined,
-    stored: s && t && s.dtype === t.dtype ? { dtype: s.dtype, runs: [...s.runs, ...t.runs] } : undefined,
-    read(into) {
-      const count = (a + b) * inFeatures;
-      const stacked = into && into.length >= count ? into.subarray(0, count) : new Float32Array(count);
-      readInto(first, stacked.subarray(0, a * inFeatures));
-      readInto(second, stacked.subarray(a * inFeatures));
-      return stacked;
-    },
-  };
-}
-
-function stackedBlocks(first: BlockQuantized, second: BlockQuantized): BlockQuantized {
-  const data = new Uint8Array(first.data.length + second.data.length);
-  data.set(first.data);
-  data.set(second.data, first.data.length);
-  const scales = new Float32Array(first.scales.length + second.scales.length);
-  scales.set(first.scales);
-  scales.set(second.scales, first.scales.length);
-  return { ...first, data, scales };
-}
-
-/** Reads `source` into `target` (exactly its length), copying only when the source did not write there itself. */
-function readInto(source: WeightSource, target: Float32Array): void {
-  const values = source.read(target);
-  if (values.buffer !== target.buffer || values.byteOffset !== target.byteOffset) target.set(values);
 }

@@ -17,7 +17,7 @@ export {
 export { causalDepthwiseConv, conv, convTranspose, foldBatchNorm, type BatchNormSpec, type CausalConvSpec, type ConvSpec, type ConvTransposeSpec } from "./convolution.js";
 export { sparseExperts, type ExpertSpec } from "./experts.js";
 export { mlp, swiglu } from "./feed-forward.js";
-export { floatWeight, linear, quantizedWeight, type QuantizedSlice } from "./linear.js";
+export { floatWeight, linear, quantizedWeight, quantizeTogether, type QuantizedSlice } from "./linear.js";
 export { layerNorm, perHeadRmsNorm, rmsNorm } from "./norms.js";
 export { relativePositionAttention, type RelativeAttentionSpec } from "./relative-attention.js";
 export { residualDequantize, residualQuantize } from "./quantizers.js";

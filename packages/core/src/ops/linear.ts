@@ -1,7 +1,7 @@
 /** Linear layers: y = x Wᵀ (+ b), with W stored as float32 or as 8/4-bit blocks. */
 import { quantizationGrid, quantizeWeight, type BlockGrid, type BlockQuantized } from "../quantize.js";
 import type { GraphBuilder } from "../onnx/graph.js";
-import type { LinearSpec, WeightSource } from "../weights.js";
+import { stackedRows, type LinearSpec, type WeightSource } from "../weights.js";
 
 /** A float32 weight stored once, whatever number of nodes read it. */
 export function floatWeight(g: GraphBuilder, source: WeightSource): string {
@@ -59,9 +59,40 @@ export interface QuantizedSlice {
  * the caller has them already (a tied LM head shares its embedding table's).
  */
 export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: BlockQuantized): { grid: BlockGrid; slices: QuantizedSlice[] } {
+  const { grid, slices } = quantizedSlices(spec);
+  if (!g.has(slices[0].data)) {
+    const asStored = grid === spec.weight.quantized ? spec.weight.blocks : undefined;
+    writeQuantized(g, spec, blocks ?? asStored?.() ?? quantizeWeight(spec.weight, grid, { scratch: (count) => g.scratch(count) }));
+  }
+  return { grid, slices };
+}
+
+/**
+ * Builds the q8/q4 initializers of weights stored in files with one width and value type (a layer's
+ * experts) by quantizing them as one matrix of all their rows, each weight's initializers written as
+ * soon as its rows are done: one matrix of many chunks lets the file's next rows be read while these
+ * are quantized. Blocks span no rows, so each weight gets the blocks it would get alone. Leaves any
+ * other weights (or ones built already) to `linear`, which quantizes them one by one.
+ */
+export function quantizeTogether(g: GraphBuilder, specs: readonly LinearSpec[]): void {
+  const [first] = specs;
+  const together = stackedRows(specs.map((spec) => spec.weight));
+  const alike = specs.every((spec) => spec.format !== "f32" && spec.format === first.format && !spec.weight.quantized && spec.weight.shape[1] === first.weight.shape[1]);
+  if (specs.length < 2 || !alike || !together.stored || specs.some((spec) => g.has(quantizedSlices(spec).slices[0].data))) return;
+  let [written, rowEnd] = [0, 0];
+  const progress = (rowsDone: number, q: BlockQuantized): void => {
+    for (; written < specs.length && rowEnd + specs[written].weight.shape[0] <= rowsDone; written++) {
+      const [from, to] = [rowEnd, (rowEnd += specs[written].weight.shape[0])];
+      const rowBytes = q.data.length / together.shape[0];
+      writeQuantized(g, specs[written], { ...q, data: q.data.subarray(from * rowBytes, to * rowBytes), scales: q.scales.subarray(from * q.blocksPerRow, to * q.blocksPerRow) });
+    }
+  };
+  quantizeWeight(together, quantizedSlices(first).grid, { scratch: (count) => g.scratch(count), progress, output: (count) => g.scratchBytes(count) });
+}
+
+function quantizedSlices(spec: LinearSpec): { grid: BlockGrid; slices: QuantizedSlice[] } {
   const [outFeatures, inFeatures] = spec.weight.shape;
-  const bits = spec.format === "q8" ? 8 : 4;
-  const grid = quantizationGrid(bits, spec.weight.quantized);
+  const grid = quantizationGrid(spec.format === "q8" ? 8 : 4, spec.weight.quantized);
   const sliceRows = Math.max(1, Math.floor(MAX_QUANTIZED_SLICE / inFeatures));
   const slices: QuantizedSlice[] = [];
   for (let first = 0; first < outFeatures; first += sliceRows) {
@@ -69,11 +100,13 @@ export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: Bloc
     const name = `${spec.weight.name}.${spec.format}${rows === outFeatures ? "" : `.rows${first}`}`;
     slices.push({ data: `${name}.data`, scales: `${name}.scales`, rows });
   }
-  if (g.has(slices[0].data)) return { grid, slices };
-  const asStored = grid === spec.weight.quantized ? spec.weight.blocks : undefined;
-  const q = blocks ?? asStored?.() ?? quantizeWeight(spec.weight, grid, (count) => g.scratch(count));
+  return { grid, slices };
+}
+
+function writeQuantized(g: GraphBuilder, spec: LinearSpec, q: BlockQuantized): void {
+  const { grid, slices } = quantizedSlices(spec);
   if (q.bits !== grid.bits || q.blockSize !== grid.blockSize) throw new Error(`${spec.weight.name}: blocks of ${q.bits} bits × ${q.blockSize} given for a ${spec.format} weight on ${grid.bits} × ${grid.blockSize}`);
-  const blobBytes = q.data.length / (outFeatures * q.blocksPerRow);
+  const blobBytes = q.data.length / (spec.weight.shape[0] * q.blocksPerRow);
   let first = 0;
   for (const slice of slices) {
     const [from, to] = [first * q.blocksPerRow, (first + slice.rows) * q.blocksPerRow];
@@ -81,5 +114,4 @@ export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: Bloc
     g.weight(slice.scales, q.scales.subarray(from, to), [slice.rows * q.blocksPerRow]);
     first += slice.rows;
   }
-  return { grid, slices };
 }
