@@ -1,11 +1,6 @@
 import * as fs from "node:fs";
 import { LfmkitError } from "./errors.js";
 
-/** The part of the WebAssembly global used here (the project's TypeScript libs leave it undeclared). */
-declare const WebAssembly: {
-  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => { readonly buffer: ArrayBuffer | SharedArrayBuffer };
-};
-
 /**
  * Fills `bytes` from `position` of the file at `path`; `where` names what is read in errors. `inPlace`:
  * `bytes` lies in page-aligned memory (WebAssembly memory) at an offset congruent to `position` modulo

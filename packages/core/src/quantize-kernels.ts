@@ -30,6 +30,44 @@ export function quantizeRows(weights: Float32Array, cols: number, bits: number, 
   }
 }
 
+export type QuantizeRows = typeof quantizeRows;
+
+/**
+ * `quantizeRows` with the block loops of `quantize.wat` (WebAssembly SIMD; `wasmBase64`, its bytes)
+ * wherever a row is whole blocks of a multiple of 8 values, and `fallback` (`quantizeRows`) for
+ * other rows and where the runtime has no WebAssembly SIMD. The module does the same float64
+ * arithmetic on the same values, so the codes and scales are the same. Values pass through its
+ * memory a few rows at a time.
+ */
+export function simdQuantizeRows(wasmBase64: string, fallback: QuantizeRows): QuantizeRows {
+  let kernels: {
+    memory: { buffer: ArrayBuffer; grow(pages: number): number };
+    quantize: (src: number, blocks: number, blockSize: number, codes: number, scales: number, bits: number) => void;
+  };
+  try {
+    kernels = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(wasmBase64, "base64"))).exports as typeof kernels;
+  } catch {
+    return fallback;
+  }
+  const PASS_VALUES = 1 << 16;
+  return (weights, cols, bits, blockSize, data, scales, firstRow, endRow) => {
+    if (cols % blockSize !== 0 || blockSize % 8 !== 0) return fallback(weights, cols, bits, blockSize, data, scales, firstRow, endRow);
+    const passRows = Math.max(1, Math.floor(PASS_VALUES / cols));
+    for (let first = firstRow; first < endRow; first += passRows) {
+      const end = Math.min(endRow, first + passRows);
+      const values = (end - first) * cols;
+      const [codesAt, blocks] = [4 * values, values / blockSize];
+      const scalesAt = codesAt + (values * bits) / 8; // a multiple of 4: blocks are multiples of 8 values
+      const { memory } = kernels;
+      if (memory.buffer.byteLength < scalesAt + 4 * blocks) memory.grow(Math.ceil((scalesAt + 4 * blocks - memory.buffer.byteLength) / 65536));
+      new Float32Array(memory.buffer, 0, values).set(weights.subarray(first * cols, end * cols));
+      kernels.quantize(0, blocks, blockSize, codesAt, scalesAt, bits);
+      data.set(new Uint8Array(memory.buffer, codesAt, scalesAt - codesAt), (first * cols * bits) / 8);
+      scales.set(new Float32Array(memory.buffer, scalesAt, blocks), first * (cols / blockSize));
+    }
+  };
+}
+
 /**
  * code = round(x / scale) + zero point, as floor(x / scale + zero point + 0.5) (JS rounds halves up).
  * `| 0` floors here: |x / scale| is at most 8 (4-bit) or 127 (8-bit), so the sum is below 2^31, and
@@ -124,10 +162,12 @@ export function readSegments(read: RangeReader, segments: readonly StoredSegment
 /**
  * Takes `take` rows at a time from `shared.next[0]` until a chunk's `count` rows are taken, and
  * quantizes them in the chunk's shared buffers, first widening them from the chunk's raw file bytes
- * when there are such (`raw`, laid out as its `segments` say) with `widen`, the core's `widenBf16`.
+ * when there are such (`raw`, laid out as its `segments` say) with `widen`, the core's `widenBf16`;
+ * `quantize` is `quantizeRows` or `simdQuantizeRows`'s.
  */
 export function takeRows(
   widen: (halves: Uint8Array, out: Float32Array) => void,
+  quantize: QuantizeRows,
   shared: { readonly weights: Float32Array; readonly data: Uint8Array; readonly scales: Float32Array; readonly next: Int32Array },
   raw: { readonly dtype: "F32" | "BF16"; readonly bytes: Uint8Array; readonly segments: readonly StoredSegment[] } | undefined,
   count: number,
@@ -147,6 +187,6 @@ export function takeRows(
       if (raw!.dtype === "BF16") widen(bytes, values);
       else new Uint8Array(values.buffer, values.byteOffset, values.byteLength).set(bytes);
     }
-    quantizeRows(shared.weights, cols, bits, blockSize, shared.data, shared.scales, first, end);
+    quantize(shared.weights, cols, bits, blockSize, shared.data, shared.scales, first, end);
   }
 }

@@ -15,7 +15,8 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { readAsF32, widenBf16 } from "./dtype.js";
 import { createRangeReader, DIRECT_READ_MIN_FILE_BYTES, readRange, sharedReadBuffer } from "./file-range.js";
-import { code, encodeBlock4, encodeBlock8, quantizeRows, readSegments, storedSegments, takeRows } from "./quantize-kernels.js";
+import { code, encodeBlock4, encodeBlock8, quantizeRows, readSegments, simdQuantizeRows, storedSegments, takeRows } from "./quantize-kernels.js";
+import { QUANTIZE_WASM_BASE64 } from "./quantize-wasm.js";
 import type { StoredValues } from "./weights.js";
 
 /** Below this many values a matrix is quantized here alone: a helper's round trip costs more than it saves. */
@@ -78,9 +79,13 @@ Atomics.notify(workerData.ready, 0);
 }
 
 const QUANTIZER_SOURCE = helperSource(
-  [code, encodeBlock4, encodeBlock8, quantizeRows, widenBf16, takeRows],
-  "const work = ({ shared, raw, count, take, cols, bits, blockSize }) => takeRows(widenBf16, shared, raw, count, take, cols, bits, blockSize);",
+  [code, encodeBlock4, encodeBlock8, quantizeRows, simdQuantizeRows, widenBf16, takeRows],
+  `const quantize = simdQuantizeRows("${QUANTIZE_WASM_BASE64}", quantizeRows);
+const work = ({ shared, raw, count, take, cols, bits, blockSize }) => takeRows(widenBf16, quantize, shared, raw, count, take, cols, bits, blockSize);`,
 );
+
+/** This thread's block quantization loops. */
+const quantize = simdQuantizeRows(QUANTIZE_WASM_BASE64, quantizeRows);
 
 const READER_SOURCE = helperSource(
   [readSegments, createRangeReader],
@@ -152,7 +157,7 @@ export function quantizeRowsOnThreads(
     return readAsF32(weights.stored.dtype, rows * cols, (bytes) => readSegments(readRange, segments, bytes, false), weights.scratch());
   };
   const inOnePass = (values: () => Float32Array): void => {
-    quantizeRows(values(), cols, bits, blockSize, data, scales, 0, rows);
+    quantize(values(), cols, bits, blockSize, data, scales, 0, rows);
     onRows?.(rows);
   };
   if (rows * cols < MIN_SHARED_VALUES) return inOnePass(whole);
@@ -199,7 +204,7 @@ export function quantizeRowsOnThreads(
       Atomics.store(buffers.done, slot, 0);
       helper.worker.postMessage({ task: { shared: buffers, raw, count, take, cols, bits, blockSize }, done: buffers.done, slot });
     });
-    takeRows(widenBf16, buffers, raw, count, take, cols, bits, blockSize);
+    takeRows(widenBf16, quantize, buffers, raw, count, take, cols, bits, blockSize);
     let failed = false;
     quantizers.forEach((_, slot) => {
       while (Atomics.load(buffers.done, slot) === 0) Atomics.wait(buffers.done, slot, 0);
@@ -207,7 +212,7 @@ export function quantizeRowsOnThreads(
     });
     if (failed) {
       Atomics.store(buffers.next, 0, 0);
-      takeRows(widenBf16, buffers, raw, count, count, cols, bits, blockSize);
+      takeRows(widenBf16, quantize, buffers, raw, count, count, cols, bits, blockSize);
     }
     data.set(buffers.data.subarray(0, count * rowBytes), chunkRow * rowBytes);
     scales.set(buffers.scales.subarray(0, count * blocksPerRow), chunkRow * blocksPerRow);

@@ -140,7 +140,7 @@ function writeEmbeddingTable(g: GraphBuilder, w: Weights, embedding: WeightSourc
     if (tied) ops.floatWeight(g, { ...embedding, read: () => values });
     return;
   }
-  const blocks = quantizeWeight(embedding, grid, (count) => g.scratch(count));
+  const blocks = quantizeWeight(embedding, grid, { scratch: (count) => g.scratch(count) });
   g.sideFile(io.embeddingTable(format), quantizedRowRecords(blocks, rows));
   if (tied) ops.quantizedWeight(g, w.asLinear(embedding), blocks);
 }
