@@ -27,6 +27,12 @@ export function createRangeReader(files: typeof fs, minDirectFileBytes: number, 
   const STAGING_BYTES = 8 << 20;
   const MIN_DIRECT_READ_BYTES = 1 << 20;
   const direct = new Map<string, boolean>();
+  const failures = new WeakSet<object>();
+  const failure = (message: string, where: string): Error => {
+    const error = fail(message, where);
+    failures.add(error);
+    return error;
+  };
   let staging: Uint8Array | undefined;
 
   const readBuffered = (path: string, position: number, bytes: Uint8Array, where: string, done: number): void => {
@@ -34,7 +40,7 @@ export function createRangeReader(files: typeof fs, minDirectFileBytes: number, 
     try {
       while (done < bytes.length) {
         const n = files.readSync(fd, bytes, done, Math.min(bytes.length - done, 1 << 30), position + done);
-        if (n === 0) throw fail("unexpected end of file", where);
+        if (n === 0) throw failure("unexpected end of file", where);
         done += n;
       }
     } finally {
@@ -57,7 +63,7 @@ export function createRangeReader(files: typeof fs, minDirectFileBytes: number, 
         direct.set(path, false);
         return done;
       }
-      if (n <= skip) throw fail("unexpected end of file", where);
+      if (n <= skip) throw failure("unexpected end of file", where);
       const take = Math.min(n - skip, bytes.length - done);
       bytes.set(staging!.subarray(skip, skip + take), done);
       done += take;
@@ -105,13 +111,18 @@ export function createRangeReader(files: typeof fs, minDirectFileBytes: number, 
   };
 
   return (path, position, bytes, where, inPlace = false) => {
-    let useDirect = direct.get(path);
-    if (useDirect === undefined) {
-      useDirect = files.constants.O_DIRECT !== undefined && files.statSync(path).size >= minDirectFileBytes;
-      direct.set(path, useDirect);
+    try {
+      let useDirect = direct.get(path);
+      if (useDirect === undefined) {
+        useDirect = files.constants.O_DIRECT !== undefined && files.statSync(path).size >= minDirectFileBytes;
+        direct.set(path, useDirect);
+      }
+      const done = useDirect && bytes.length >= MIN_DIRECT_READ_BYTES ? readDirect(path, position, bytes, where, inPlace) : 0;
+      if (done < bytes.length) readBuffered(path, position, bytes, where, done);
+    } catch (error) {
+      // The file system's own errors (EIO, a file gone) say neither what nor where: name it.
+      throw failures.has(error as object) ? error : failure(error instanceof Error ? error.message : String(error), where);
     }
-    const done = useDirect && bytes.length >= MIN_DIRECT_READ_BYTES ? readDirect(path, position, bytes, where, inPlace) : 0;
-    if (done < bytes.length) readBuffered(path, position, bytes, where, done);
   };
 }
 

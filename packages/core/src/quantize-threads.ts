@@ -15,7 +15,7 @@ import { availableParallelism } from "node:os";
 import { Worker } from "node:worker_threads";
 import { readAsF32, widenBf16 } from "./dtype.js";
 import { createRangeReader, DIRECT_READ_MIN_FILE_BYTES, readRange, sharedReadBuffer } from "./file-range.js";
-import { code, encodeBlock4, encodeBlock8, quantizeRows, readSegments, simdQuantizeRows, storedSegments, takeRows } from "./quantize-kernels.js";
+import { code, encodeBlock4, encodeBlock8, quantizeRows, readSegments, simdQuantizeRows, storedSegments, takeRows, type StoredSegment } from "./quantize-kernels.js";
 import { QUANTIZE_WASM_BASE64 } from "./quantize-wasm.js";
 import type { StoredValues } from "./weights.js";
 
@@ -119,9 +119,32 @@ function stopHelpers(): void {
 
 const isReady = (helper: Helper): boolean => Atomics.load(helper.ready, 0) === 1;
 
-/** Buffers for chunks of `values` weights (of `rawBytes` in the file) quantized to `bytes` of codes and `blocks` scales. */
+/**
+ * Waits until `helper` has reported on `cells[slot]` and returns the report. A helper that died
+ * meanwhile (its `threadId` becomes −1; its error event cannot reach a thread blocked here) counts
+ * as failed, so this thread then does the work itself.
+ */
+function reportOf(helper: Helper, cells: Int32Array, slot: number): number {
+  while (Atomics.load(cells, slot) === 0) {
+    if (helper.worker.threadId === -1) return 2;
+    Atomics.wait(cells, slot, 0, 1000);
+  }
+  return Atomics.load(cells, slot);
+}
+
+/**
+ * Buffers for chunks of `values` weights (of `rawBytes` in the file) quantized to `bytes` of codes
+ * and `blocks` scales: the current ones when large enough, else new ones large enough for both.
+ */
 function sharedBuffers(values: number, rawBytes: number, bytes: number, blocks: number, slots: number): Shared {
   if (shared && shared.weights.length >= values && shared.raw[0].length >= rawBytes && shared.data.length >= bytes && shared.scales.length >= blocks && shared.done.length >= slots) return shared;
+  if (shared) {
+    values = Math.max(values, shared.weights.length);
+    rawBytes = Math.max(rawBytes, shared.raw[0].length);
+    bytes = Math.max(bytes, shared.data.length);
+    blocks = Math.max(blocks, shared.scales.length);
+    slots = Math.max(slots, shared.done.length);
+  }
   const int32s = (count: number) => new Int32Array(new SharedArrayBuffer(4 * count));
   const raw = [sharedReadBuffer(rawBytes), sharedReadBuffer(rawBytes)] as const;
   return {
@@ -179,43 +202,44 @@ export function quantizeRowsOnThreads(
 
   // Stored weights: the reader fills one raw buffer with the next chunk while the other is quantized.
   const reader = stored && isReady(helpers.reader) ? helpers.reader : undefined;
-  const layout = (values: StoredValues, chunkRow: number) => storedSegments(values, chunkRow, chunkCount(chunkRow), cols, buffers.rawPageAligned ? 4096 : 1).segments;
+  const layouts: StoredSegment[][] = [];
   const readAhead = (chunkRow: number, slot: number): void => {
-    if (!reader || !stored || chunkRow >= rows) return;
+    if (!stored || chunkRow >= rows) return;
+    layouts[slot] = storedSegments(stored, chunkRow, chunkCount(chunkRow), cols, buffers.rawPageAligned ? 4096 : 1).segments;
+    if (!reader) return;
     Atomics.store(buffers.read, slot, 0);
-    reader.worker.postMessage({ task: { segments: layout(stored, chunkRow), bytes: buffers.raw[slot], inPlace: buffers.rawPageAligned }, done: buffers.read, slot });
+    reader.worker.postMessage({ task: { segments: layouts[slot], bytes: buffers.raw[slot], inPlace: buffers.rawPageAligned }, done: buffers.read, slot });
   };
-  const chunkRaw = (values: StoredValues, chunkRow: number, slot: number) => {
-    const segments = layout(values, chunkRow);
-    if (reader) while (Atomics.load(buffers.read, slot) === 0) Atomics.wait(buffers.read, slot, 0);
-    if (!reader || Atomics.load(buffers.read, slot) === 2) readSegments(readRange, segments, buffers.raw[slot], false);
-    return { dtype: values.dtype, bytes: buffers.raw[slot], segments };
+  const chunkRaw = (values: StoredValues, slot: number) => {
+    if (!reader || reportOf(reader, buffers.read, slot) === 2) readSegments(readRange, layouts[slot], buffers.raw[slot], false);
+    return { dtype: values.dtype, bytes: buffers.raw[slot], segments: layouts[slot] };
   };
 
-  readAhead(0, 0);
-  for (let chunkRow = 0, chunk = 0; chunkRow < rows; chunkRow += chunkRows, chunk++) {
-    const count = chunkCount(chunkRow);
-    const raw = stored && chunkRaw(stored, chunkRow, chunk % 2);
-    readAhead(chunkRow + chunkRows, (chunk + 1) % 2);
-    if (weights instanceof Float32Array) buffers.weights.set(weights.subarray(chunkRow * cols, (chunkRow + count) * cols));
-    const take = Math.max(1, Math.floor(TAKE_VALUES / cols));
-    Atomics.store(buffers.next, 0, 0);
-    quantizers.forEach((helper, slot) => {
-      Atomics.store(buffers.done, slot, 0);
-      helper.worker.postMessage({ task: { shared: buffers, raw, count, take, cols, bits, blockSize }, done: buffers.done, slot });
-    });
-    takeRows(widenBf16, quantize, buffers, raw, count, take, cols, bits, blockSize);
-    let failed = false;
-    quantizers.forEach((_, slot) => {
-      while (Atomics.load(buffers.done, slot) === 0) Atomics.wait(buffers.done, slot, 0);
-      failed ||= Atomics.load(buffers.done, slot) === 2;
-    });
-    if (failed) {
+  try {
+    readAhead(0, 0);
+    for (let chunkRow = 0, chunk = 0; chunkRow < rows; chunkRow += chunkRows, chunk++) {
+      const count = chunkCount(chunkRow);
+      const raw = stored && chunkRaw(stored, chunk % 2);
+      readAhead(chunkRow + chunkRows, (chunk + 1) % 2);
+      if (weights instanceof Float32Array) buffers.weights.set(weights.subarray(chunkRow * cols, (chunkRow + count) * cols));
+      const take = Math.max(1, Math.floor(TAKE_VALUES / cols));
       Atomics.store(buffers.next, 0, 0);
-      takeRows(widenBf16, quantize, buffers, raw, count, count, cols, bits, blockSize);
+      quantizers.forEach((helper, slot) => {
+        Atomics.store(buffers.done, slot, 0);
+        helper.worker.postMessage({ task: { shared: buffers, raw, count, take, cols, bits, blockSize }, done: buffers.done, slot });
+      });
+      takeRows(widenBf16, quantize, buffers, raw, count, take, cols, bits, blockSize);
+      if (quantizers.map((helper, slot) => reportOf(helper, buffers.done, slot)).includes(2)) {
+        Atomics.store(buffers.next, 0, 0);
+        takeRows(widenBf16, quantize, buffers, raw, count, count, cols, bits, blockSize);
+      }
+      data.set(buffers.data.subarray(0, count * rowBytes), chunkRow * rowBytes);
+      scales.set(buffers.scales.subarray(0, count * blocksPerRow), chunkRow * blocksPerRow);
+      onRows?.(chunkRow + count);
     }
-    data.set(buffers.data.subarray(0, count * rowBytes), chunkRow * rowBytes);
-    scales.set(buffers.scales.subarray(0, count * blocksPerRow), chunkRow * blocksPerRow);
-    onRows?.(chunkRow + count);
+  } catch (error) {
+    // Helpers may still be reading or quantizing into the shared buffers: start afresh next time.
+    stopHelpers();
+    throw error;
   }
 }

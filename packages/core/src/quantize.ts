@@ -76,7 +76,7 @@ export interface QuantizeWeightOptions {
   readonly scratch: (count: number) => Float32Array;
   /** Told as rows are done, in order: how many are, and the blocks being filled (final up to there). */
   readonly progress?: (rowsDone: number, blocks: BlockQuantized) => void;
-  /** At least `count` bytes to hold the blocks (codes, then scales), for blocks only needed until `progress` has passed them on; fresh by default. */
+  /** At least `count` bytes, 4-byte aligned, to hold the blocks (codes, then scales), for blocks only needed until `progress` has passed them on; fresh by default. */
   readonly output?: (count: number) => Uint8Array;
 }
 

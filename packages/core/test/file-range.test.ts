@@ -74,3 +74,17 @@ test("a read past the end of the file is an error that names what was read, by e
     expect(() => read("data.bin", SIZE - MB, new Uint8Array(2 * MB), "tensor w")).toThrow("tensor w: unexpected end of file");
   }
 });
+
+test("the file system's own errors name what was read, by either path", () => {
+  const { files } = directIoFiles(pattern(SIZE));
+  const failing = {
+    ...files,
+    readSync: () => {
+      throw Object.assign(new Error("EIO: i/o error, read"), { code: "EIO" });
+    },
+  } as unknown as typeof fs;
+  for (const minDirectFileBytes of [0, Infinity]) {
+    const read = createRangeReader(failing, minDirectFileBytes, fail);
+    expect(() => read("data.bin", 0, new Uint8Array(2 * MB), "tensor w")).toThrow("tensor w: EIO: i/o error, read");
+  }
+});

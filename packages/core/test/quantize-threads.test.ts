@@ -1,8 +1,9 @@
-import { statSync, truncateSync } from "node:fs";
+import { statSync, truncateSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { scratchDir } from "@lfmkit/testing";
-import { expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Checkpoint, GraphBuilder, ops, quantizeBlockwise, quantizeWeight, writeSafetensors } from "../src/index.js";
+import { widenBf16 } from "../src/dtype.js";
 import { createRangeReader, sharedReadBuffer } from "../src/file-range.js";
 import { quantizeRows, readSegments, storedSegments } from "../src/quantize-kernels.js";
 import { directIoFiles, pattern } from "./direct-io-files.js";
@@ -133,4 +134,53 @@ test.each([1, 4096])("rows from runs at unrelated file offsets, laid out %i-alig
     row += segment.rows;
   }
   expect(counts.directInto.has(memory.buffer)).toBe(align === 4096);
+});
+
+describe("a weight in a checkpoint of over 1 GiB, read ahead by the reader thread (directly, where the file system allows)", () => {
+  const [rows, cols] = [12001, 1408]; // three chunks of rows; whole blocks of 128 and 64 values, so the SIMD loops run
+  const grids = [
+    { bits: 4, blockSize: 128 },
+    { bits: 8, blockSize: 64 },
+  ] as const;
+  const options = { scratch: (count: number) => new Float32Array(count) };
+  const values = Float32Array.from({ length: rows * cols }, (_, i) => Math.sin(i * 0.23) * (1 + (i % 11)));
+  const bf16 = new Uint8Array(Uint16Array.from(new Uint32Array(values.buffer), (bits) => bits >>> 16).buffer);
+  const wanted = grids.map((grid) => quantizeBlockwise(widenBf16(bf16, new Float32Array(rows * cols)), rows, cols, grid.bits, grid.blockSize));
+
+  /** "w", then a 1 GiB "pad" left as a hole in the file: over the size from which checkpoints are read directly. */
+  function largeCheckpoint(): { path: string; checkpoint: Checkpoint } {
+    const path = join(scratchDir("large"), "model.safetensors");
+    const header = Buffer.from(JSON.stringify({ w: { dtype: "BF16", shape: [rows, cols], data_offsets: [0, bf16.length] }, pad: { dtype: "BF16", shape: [1 << 29], data_offsets: [bf16.length, bf16.length + 2 ** 30] } }));
+    const length = Buffer.alloc(8);
+    length.writeBigUInt64LE(BigInt(header.length));
+    writeFileSync(path, Buffer.concat([length, header, bf16]));
+    truncateSync(path, 8 + header.length + bf16.length + 2 ** 30);
+    return { path, checkpoint: Checkpoint.openFile(path) };
+  }
+
+  const expectBlocks = (got: { data: Uint8Array; scales: Float32Array }, want: { data: Uint8Array; scales: Float32Array }) => {
+    expect(Buffer.from(got.data).equals(Buffer.from(want.data))).toBe(true);
+    expect(Buffer.from(got.scales.buffer, got.scales.byteOffset, got.scales.byteLength).equals(Buffer.from(want.scales.buffer))).toBe(true);
+  };
+
+  test("gets the blocks of its values read whole", () => {
+    const source = largeCheckpoint().checkpoint.source("w")!;
+    grids.forEach((grid, k) => expectBlocks(quantizeWeight(source, grid, options), wanted[k]));
+  });
+
+  test("a progress callback that throws stops it, with the next chunk read ahead, and the next weight quantizes right", () => {
+    const source = largeCheckpoint().checkpoint.source("w")!;
+    const stop = () => {
+      throw new Error("stopped by the caller");
+    };
+    expect(() => quantizeWeight(source, grids[0], { ...options, progress: stop })).toThrow("stopped by the caller");
+    grids.forEach((grid, k) => expectBlocks(quantizeWeight(source, grid, options), wanted[k]));
+  });
+
+  test("a file cut short in a middle chunk fails with the file named, and the next weight quantizes right", () => {
+    const { path, checkpoint } = largeCheckpoint();
+    truncateSync(path, statSync(path).size - 2 ** 30 - bf16.length / 2); // rows from the middle of the second chunk on are gone
+    expect(() => quantizeWeight(checkpoint.source("w")!, grids[1], options)).toThrow(`${path}: unexpected end of file`);
+    grids.forEach((grid, k) => expectBlocks(quantizeWeight(largeCheckpoint().checkpoint.source("w")!, grid, options), wanted[k]));
+  });
 });

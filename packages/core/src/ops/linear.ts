@@ -75,10 +75,11 @@ export function quantizedWeight(g: GraphBuilder, spec: LinearSpec, blocks?: Bloc
  * other weights (or ones built already) to `linear`, which quantizes them one by one.
  */
 export function quantizeTogether(g: GraphBuilder, specs: readonly LinearSpec[]): void {
+  if (specs.length < 2 || new Set(specs.map((spec) => spec.weight.name)).size < specs.length) return;
   const [first] = specs;
   const together = stackedRows(specs.map((spec) => spec.weight));
   const alike = specs.every((spec) => spec.format !== "f32" && spec.format === first.format && !spec.weight.quantized && spec.weight.shape[1] === first.weight.shape[1]);
-  if (specs.length < 2 || !alike || !together.stored || specs.some((spec) => g.has(quantizedSlices(spec).slices[0].data))) return;
+  if (!alike || !together.stored || specs.some((spec) => g.has(quantizedSlices(spec).slices[0].data))) return;
   let [written, rowEnd] = [0, 0];
   const progress = (rowsDone: number, q: BlockQuantized): void => {
     for (; written < specs.length && rowEnd + specs[written].weight.shape[0] <= rowsDone; written++) {
