@@ -1,7 +1,8 @@
 /**
  * The block quantization loops (`quantizeBlockwise`'s, see there for the rules). Helper threads run
  * them from their source text (the package also runs from TypeScript sources, where no worker file
- * exists), so each function here uses only its arguments and the other functions of this file.
+ * exists), so each function here uses only its arguments, the other functions of this file and
+ * Node's globals (`Atomics`, `Buffer`, `WebAssembly`).
  */
 import type { RangeReader } from "./file-range.js";
 
