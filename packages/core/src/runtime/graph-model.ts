@@ -8,6 +8,7 @@ import type { GraphBuilder } from "../onnx/graph.js";
 import type { BlockGrid } from "../quantize.js";
 import { cachedGraph, type CachedGraph } from "./graph-cache.js";
 import { QuantizedRowTable } from "./quantized-row-table.js";
+import { readAhead } from "./read-ahead.js";
 import { RowTable, type RowReader } from "./row-table.js";
 import { openSession, type ort, type Session } from "./session.js";
 
@@ -53,6 +54,7 @@ export class GraphModel {
       build: request.build,
     });
     const tables = new Map<string, RowReader>();
+    const reading = graph.built ? undefined : readAhead(graph.weightFiles);
     try {
       for (const [file, [rows, columns, grid]] of Object.entries(request.rowTables ?? {})) {
         const path = join(dirname(graph.path), file);
@@ -62,6 +64,8 @@ export class GraphModel {
     } catch (error) {
       for (const table of tables.values()) table.close();
       throw error;
+    } finally {
+      await reading?.stop();
     }
   }
 
