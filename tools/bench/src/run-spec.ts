@@ -70,7 +70,12 @@ export function measure(script: "run-lfmkit.js" | "run-llama.js", spec: RunSpec,
     maxBuffer: 1 << 24,
     env: cacheDir ? { ...process.env, LFMKIT_CACHE_DIR: cacheDir } : process.env,
   });
-  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.weightFormat}: ${child.stderr.trim().split("\n").slice(-3).join(" | ")}`);
+  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.weightFormat}: ${failureLine(child.stderr)}`);
   return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
 }
 
+/** The thrown error's own line from a child's stderr (Node prints the throwing source line and the error's fields around it). */
+function failureLine(stderr: string): string {
+  const lines = stderr.trim().split("\n");
+  return lines.find((line) => /^\w*(Error|Exception)\b/.test(line)) ?? lines.slice(-3).join(" | ");
+}
