@@ -70,12 +70,15 @@ export function measure(script: "run-lfmkit.js" | "run-llama.js", spec: RunSpec,
     maxBuffer: 1 << 24,
     env: cacheDir ? { ...process.env, LFMKIT_CACHE_DIR: cacheDir } : process.env,
   });
-  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.weightFormat}: ${failureLine(child.stderr)}`);
+  if (child.status !== 0) throw new Error(`${script} failed on ${spec.model} ${spec.weightFormat}: ${failureLine(child.stderr) || `killed by ${child.signal ?? "an unknown cause"}`}`);
   return JSON.parse(child.stdout.trim().split("\n").at(-1)!) as RunResult;
 }
 
-/** The thrown error's own line from a child's stderr (Node prints the throwing source line and the error's fields around it). */
+/**
+ * The thrown error's own line from a child's stderr: Node prints the throwing source line before it
+ * and the error's fields and causes after it, indented, so it is the last unindented error line.
+ */
 function failureLine(stderr: string): string {
   const lines = stderr.trim().split("\n");
-  return lines.find((line) => /^\w*(Error|Exception)\b/.test(line)) ?? lines.slice(-3).join(" | ");
+  return lines.findLast((line) => /^\w*(Error|Exception)\b/.test(line)) ?? lines.slice(-3).join(" | ");
 }

@@ -65,7 +65,8 @@ export class GraphModel {
       for (const table of tables.values()) table.close();
       throw error;
     } finally {
-      await reading?.stop();
+      // Not awaited: the read under way may be slow to return, and the pass only warms the page cache.
+      void reading?.stop();
     }
   }
 

@@ -2,8 +2,8 @@
  * Reads a cached graph's weight files into the page cache beside ORT opening them. ORT maps the graph
  * data and faults it in a page at a time while it prepacks, on the thread that opens the session (the
  * JS thread stays blocked there, hence a worker): from a cold page cache the 8B-A1B q4 graph took
- * 12-26 s to open on the 2-core VM, and 6-7 s with one sequential pass of 4 MB reads running ahead
- * of it (the pass alone: 4-7 s for 4.5 GB).
+ * 11.8-26.2 s to open on the 2-core VM (median 13.3 s), and 5.6-13.8 s (median 7.3 s) with one
+ * sequential pass of 4 MB reads running ahead of it (one-off loads; the package README has them).
  */
 import { Worker } from "node:worker_threads";
 
@@ -43,12 +43,19 @@ export interface ReadAhead {
   stop(): Promise<number>;
 }
 
-/** Starts reading `files` start to end on a worker thread. */
+/** Starts reading `files` start to end on a worker thread; a worker that cannot start reads nothing. */
 export function readAhead(files: readonly string[]): ReadAhead {
   const read = new Float64Array(new SharedArrayBuffer(8));
-  const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files, read, chunkBytes: CHUNK_BYTES } });
+  const idle: ReadAhead = { done: Promise.resolve(0), stop: () => Promise.resolve(0) };
+  if (files.length === 0) return idle;
+  let worker: Worker;
+  try {
+    worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { files, read, chunkBytes: CHUNK_BYTES } });
+  } catch {
+    return idle;
+  }
   worker.unref();
-  worker.on("error", () => undefined); // A worker that cannot start reads nothing; the session opens as it would without.
+  worker.on("error", () => undefined); // Failing to start after construction: as above, and "exit" still follows.
   const done = new Promise<number>((resolve) => worker.once("exit", () => resolve(read[0])));
   return {
     done,
