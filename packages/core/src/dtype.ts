@@ -93,7 +93,7 @@ export function readAsF32(dtype: "F32" | "F16" | "BF16", count: number, fill: (b
 }
 
 /** Widens the bfloat16 values in the upper half of `out`'s bytes into `out` (see `readAsF32`). */
-export function widenBf16InPlace(out: Float32Array): Float32Array {
+function widenBf16InPlace(out: Float32Array): Float32Array {
   return widenBf16(new Uint8Array(out.buffer, out.byteOffset + 2 * out.length, 2 * out.length), out);
 }
 

@@ -199,11 +199,12 @@ export function quantizeRowsOnThreads(
   const rawBytes = stored ? chunkRows * cols * width + 8192 * (stored.runs.length + 1) : 0;
   const buffers = (shared = sharedBuffers(chunkRows * cols, rawBytes, chunkRows * rowBytes, chunkRows * blocksPerRow, quantizers.length));
   const chunkCount = (chunkRow: number) => Math.min(chunkRows, rows - chunkRow);
+  const take = Math.max(1, Math.floor(TAKE_VALUES / cols));
 
   // Stored weights: the reader fills one raw buffer with the next chunk while the other is quantized.
   const reader = stored && isReady(helpers.reader) ? helpers.reader : undefined;
   const layouts: StoredSegment[][] = [];
-  const readAhead = (chunkRow: number, slot: number): void => {
+  const readChunkAhead = (chunkRow: number, slot: number): void => {
     if (!stored || chunkRow >= rows) return;
     layouts[slot] = storedSegments(stored, chunkRow, chunkCount(chunkRow), cols, buffers.rawPageAligned ? 4096 : 1).segments;
     if (!reader) return;
@@ -216,13 +217,12 @@ export function quantizeRowsOnThreads(
   };
 
   try {
-    readAhead(0, 0);
+    readChunkAhead(0, 0);
     for (let chunkRow = 0, chunk = 0; chunkRow < rows; chunkRow += chunkRows, chunk++) {
       const count = chunkCount(chunkRow);
       const raw = stored && chunkRaw(stored, chunk % 2);
-      readAhead(chunkRow + chunkRows, (chunk + 1) % 2);
+      readChunkAhead(chunkRow + chunkRows, (chunk + 1) % 2);
       if (weights instanceof Float32Array) buffers.weights.set(weights.subarray(chunkRow * cols, (chunkRow + count) * cols));
-      const take = Math.max(1, Math.floor(TAKE_VALUES / cols));
       Atomics.store(buffers.next, 0, 0);
       quantizers.forEach((helper, slot) => {
         Atomics.store(buffers.done, slot, 0);
